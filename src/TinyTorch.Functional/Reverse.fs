@@ -1,0 +1,123 @@
+namespace TinyTorch.Functional
+
+open System
+open System.Collections.Generic
+open TinyTorch
+
+/// Hashes nodes by their id (reference identity, no virtual call into the node).
+type internal NodeComparer() =
+    static member val Instance = NodeComparer()
+
+    interface IEqualityComparer<Node> with
+        member _.Equals(a, b) = obj.ReferenceEquals(a, b)
+        member _.GetHashCode(n) = n.Id.GetHashCode()
+
+/// The gradients of one output with respect to the leaves it depends on, keyed by each leaf's key.
+[<Sealed>]
+type Gradients internal (byKey: Dictionary<obj, Node>) =
+    /// The gradient for a leaf key (for leaves made with <c>Node.leaf</c>, the leaf node itself).
+    member _.Item
+        with get (key: obj) =
+            match byKey.TryGetValue(notNull "key" key) with
+            | true, g -> g
+            | _ -> raise (KeyNotFoundException("gradients: this key belongs to no leaf that the output depends on; a leaf the output does not use has no gradient entry."))
+
+    /// The gradient for a leaf key, if the output depends on that leaf.
+    member _.TryFind(key: obj) : Node option =
+        match byKey.TryGetValue(notNull "key" key) with
+        | true, g -> Some g
+        | _ -> None
+
+    /// The keys of all leaves reached, in no particular order.
+    member _.Keys: seq<obj> = byKey.Keys
+    /// Number of leaf keys reached.
+    member _.Count = byKey.Count
+
+/// Reverse mode: a pure function from an output and its cotangent to the leaves' gradients.
+[<RequireQualifiedAccess>]
+module Reverse =
+
+    /// The nodes that require grad and are reachable from <paramref name="root"/>, every node after
+    /// its inputs (an explicit stack, no recursion), with each node's position in that order.
+    let topologicalOrder (root: Node) : IReadOnlyList<Node> =
+        let order = List<Node>()
+
+        if (notNull "root" root).RequiresGrad then
+            let visited = HashSet<Node>(NodeComparer.Instance)
+            let stack = Stack<struct (Node * int)>()
+            visited.Add root |> ignore
+            stack.Push(struct (root, 0))
+
+            while stack.Count > 0 do
+                let struct (node, next) = stack.Pop()
+                let inputs = node.InputArray
+
+                if next < inputs.Length then
+                    stack.Push(struct (node, next + 1))
+                    let input = inputs[next]
+
+                    if input.RequiresGrad && visited.Add input then
+                        stack.Push(struct (input, 0))
+                else
+                    order.Add node
+
+        order
+
+    let private checkSeed (root: Node) (seed: Node) =
+        if not (seed.Shape.Equals root.Shape) then
+            raise (ArgumentException(sprintf "gradient has shape %O but the output has shape %O; pass a gradient of shape %O." seed.Shape root.Shape root.Shape, "gradient"))
+
+        if not root.RequiresGrad then
+            raise (InvalidOperationException("backward: the output does not depend on any leaf that requires grad, so there is nothing to differentiate. Create inputs with requiresGrad = true."))
+
+    /// Gradients of <paramref name="root"/> with respect to every leaf it depends on, given the
+    /// cotangent <paramref name="seed"/> (same shape as the root). Each node's VJP runs once and
+    /// contributions are summed; a leaf reached with no contribution gets zeros. With
+    /// <paramref name="createGraph"/> the backward pass is itself recorded, so the gradients can
+    /// be differentiated again; otherwise the results are constants. Throws before computing
+    /// anything when the seed's shape differs from the root's.
+    let gradientsWith (createGraph: bool) (seed: Node) (root: Node) : Gradients =
+        checkSeed (notNull "root" root) (notNull "seed" seed)
+        let seed = Node.cast root.DType (if createGraph then seed else Node.detach seed)
+        let order = topologicalOrder root
+        let position = Dictionary<Node, int>(order.Count, NodeComparer.Instance)
+
+        for i in 0 .. order.Count - 1 do
+            position[order[i]] <- i
+
+        let cotangents: Node[] = Array.zeroCreate order.Count
+        cotangents[order.Count - 1] <- seed
+        let byKey = Dictionary<obj, Node>(ReferenceEqualityComparer.Instance)
+
+        for i in order.Count - 1 .. -1 .. 0 do
+            let node = order[i]
+            let cotangent = cotangents[i]
+            cotangents[i] <- null // released as soon as it is used: memory stays bounded on long chains
+
+            if node.IsLeaf then
+                let g = if isNull cotangent then Node.constant (Tensor.zerosLike node.Value) else cotangent
+
+                match byKey.TryGetValue node.Key with
+                | true, previous -> byKey[node.Key] <- Node.add previous g
+                | _ -> byKey[node.Key] <- g
+            elif not (isNull cotangent) then
+                let inputs = if createGraph then node.InputArray else Array.map Node.detach node.InputArray
+                let output = if createGraph then node else Node.detach node
+                let contributions = (OpTable.rule node.Op).Vjp inputs output cotangent
+
+                for j in 0 .. inputs.Length - 1 do
+                    let input = node.InputArray[j]
+                    let c = contributions[j]
+
+                    if input.RequiresGrad && not (isNull c) then
+                        let k = position[input]
+                        cotangents[k] <- if isNull cotangents[k] then c else Node.add cotangents[k] c
+
+        Gradients(byKey)
+
+    /// First-order gradients of <paramref name="root"/> for the cotangent <paramref name="seed"/>.
+    let gradientsFor (seed: Tensor) (root: Node) : Gradients = gradientsWith false (Node.constant seed) root
+
+    /// First-order gradients of <paramref name="root"/> seeded with ones (for a scalar, d root / d leaf).
+    let gradients (root: Node) : Gradients =
+        gradientsWith false (Node.constant (Tensor.onesLike (notNull "root" root).Value)) root

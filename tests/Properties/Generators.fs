@@ -1,0 +1,1 @@
+module TinyTorch.Properties.Generators
