@@ -1,1 +1,3 @@
-System.Console.WriteLine("tinytorch");
+using TinyTorch.Cli;
+
+return Commands.Run(args, Console.Out, Console.Error);
