@@ -16,6 +16,19 @@ type internal MapKernel =
     | ClampMin of lower: float
     /// 1 above the threshold, 0 below, the given value at it (NaN gives 0).
     | Step of threshold: float * atThreshold: float
+    /// 1 below the threshold, 0 above, the given value at it (NaN gives 0).
+    | StepBelow of threshold: float * atThreshold: float
+    | Abs
+    | Sqrt
+    | Sin
+    | Cos
+    | Log1p
+    | Expm1
+    | Softplus
+    | Erf
+    /// −1, 0 or 1 (NaN gives 0).
+    | Sign
+    | ClampMax of upper: float
 
 /// An elementwise function of two tensors of the same shape.
 [<RequireQualifiedAccess>]
@@ -24,6 +37,53 @@ type internal ZipKernel =
     | Subtract
     | Multiply
     | Divide
+    | Maximum
+    | Minimum
+    /// a·b, but 0 wherever a is 0.
+    | SafeMultiply
+
+/// Scalar special functions the BCL lacks.
+module internal SpecialFunctions =
+    /// The error function to about 1e-15: the Maclaurin series for |x| < 2.5 and a Lentz continued
+    /// fraction for erfc beyond (where the series would cancel badly).
+    let erf (x: float) : float =
+        let ax = abs x
+
+        if Double.IsNaN x then x
+        elif ax < 2.5 then
+            // erf x = 2/√π Σ (−1)ⁿ x^(2n+1) / (n! (2n+1))
+            let x2 = x * x
+            let mutable term = x
+            let mutable sum = x
+            let mutable n = 0
+
+            while abs term > 1e-17 * abs sum && n < 200 do
+                n <- n + 1
+                term <- -term * x2 / float n
+                sum <- sum + term / float (2 * n + 1)
+
+            sum * 2.0 / sqrt Math.PI
+        elif ax > 6.0 then
+            float (sign x)
+        else
+            // erfc x = e^(−x²)/√π · 1/(x + (1/2)/(x + 1/(x + (3/2)/(x + 2/(x + …)))))
+            let tiny = 1e-300
+            let mutable f = ax
+            let mutable c = ax
+            let mutable d = 0.0
+            let mutable i = 1
+
+            while i < 300 do
+                let a = float i / 2.0
+                d <- ax + a * d
+                d <- if abs d < tiny then 1.0 / tiny else 1.0 / d
+                c <- ax + a / c
+                if abs c < tiny then c <- tiny
+                f <- f * c * d
+                i <- i + 1
+
+            let erfc = exp (-ax * ax) / sqrt Math.PI / f
+            float (sign x) * (1.0 - erfc)
 
 /// Vectorized loops over raw row-major arrays. Every function returns a fresh array and never
 /// writes to its inputs; shapes are already checked by the callers.
@@ -48,6 +108,18 @@ module internal Kernels =
         | MapKernel.Power p -> Math.Pow(x, p)
         | MapKernel.ClampMin lower -> if x < lower then lower else x
         | MapKernel.Step(threshold, at) -> if x > threshold then 1.0 elif x = threshold then at else 0.0
+        | MapKernel.StepBelow(threshold, at) -> if x < threshold then 1.0 elif x = threshold then at else 0.0
+        | MapKernel.Abs -> abs x
+        | MapKernel.Sqrt -> sqrt x
+        | MapKernel.Sin -> sin x
+        | MapKernel.Cos -> cos x
+        | MapKernel.Log1p -> Double.LogP1 x
+        | MapKernel.Expm1 -> Double.ExpM1 x
+        // log(1 + e^x) = max(x, 0) + log1p(e^−|x|): never overflows, exact for large |x|.
+        | MapKernel.Softplus -> max x 0.0 + Double.LogP1(exp -(abs x))
+        | MapKernel.Erf -> SpecialFunctions.erf x
+        | MapKernel.Sign -> if x > 0.0 then 1.0 elif x < 0.0 then -1.0 else 0.0
+        | MapKernel.ClampMax upper -> if x > upper then upper else x
 
     let zipScalar (kernel: ZipKernel) (a: float) (b: float) : float =
         match kernel with
@@ -55,6 +127,9 @@ module internal Kernels =
         | ZipKernel.Subtract -> a - b
         | ZipKernel.Multiply -> a * b
         | ZipKernel.Divide -> a / b
+        | ZipKernel.Maximum -> Math.Max(a, b)
+        | ZipKernel.Minimum -> Math.Min(a, b)
+        | ZipKernel.SafeMultiply -> if a = 0.0 then 0.0 else a * b
 
     let map64 (kernel: MapKernel) (src: float[]) : float[] =
         let dst = Array.zeroCreate<float> src.Length
@@ -74,7 +149,18 @@ module internal Kernels =
             | MapKernel.Relu -> TensorPrimitives.Max(s, 0.0, d)
             | MapKernel.Power p -> TensorPrimitives.Pow(s, p, d)
             | MapKernel.ClampMin lower -> TensorPrimitives.Max(s, lower, d)
-            | MapKernel.Step _ ->
+            | MapKernel.Abs -> TensorPrimitives.Abs(s, d)
+            | MapKernel.Sqrt -> TensorPrimitives.Sqrt(s, d)
+            | MapKernel.Sin -> TensorPrimitives.Sin(s, d)
+            | MapKernel.Cos -> TensorPrimitives.Cos(s, d)
+            | MapKernel.Log1p -> TensorPrimitives.LogP1(s, d)
+            | MapKernel.Expm1 -> TensorPrimitives.ExpM1(s, d)
+            | MapKernel.ClampMax upper -> TensorPrimitives.Min(s, upper, d)
+            | MapKernel.Step _
+            | MapKernel.StepBelow _
+            | MapKernel.Softplus
+            | MapKernel.Erf
+            | MapKernel.Sign ->
                 for i in 0 .. src.Length - 1 do
                     dst[i] <- mapScalar kernel src[i]
 
@@ -98,7 +184,18 @@ module internal Kernels =
             | MapKernel.Relu -> TensorPrimitives.Max(s, 0.0f, d)
             | MapKernel.Power p -> TensorPrimitives.Pow(s, float32 p, d)
             | MapKernel.ClampMin lower -> TensorPrimitives.Max(s, float32 lower, d)
-            | MapKernel.Step _ ->
+            | MapKernel.Abs -> TensorPrimitives.Abs(s, d)
+            | MapKernel.Sqrt -> TensorPrimitives.Sqrt(s, d)
+            | MapKernel.Sin -> TensorPrimitives.Sin(s, d)
+            | MapKernel.Cos -> TensorPrimitives.Cos(s, d)
+            | MapKernel.Log1p -> TensorPrimitives.LogP1(s, d)
+            | MapKernel.Expm1 -> TensorPrimitives.ExpM1(s, d)
+            | MapKernel.ClampMax upper -> TensorPrimitives.Min(s, float32 upper, d)
+            | MapKernel.Step _
+            | MapKernel.StepBelow _
+            | MapKernel.Softplus
+            | MapKernel.Erf
+            | MapKernel.Sign ->
                 for i in 0 .. src.Length - 1 do
                     dst[i] <- float32 (mapScalar kernel (float src[i]))
 
@@ -119,6 +216,13 @@ module internal Kernels =
             | ZipKernel.Subtract -> TensorPrimitives.Subtract(x, y, d)
             | ZipKernel.Multiply -> TensorPrimitives.Multiply(x, y, d)
             | ZipKernel.Divide -> TensorPrimitives.Divide(x, y, d)
+            | ZipKernel.Maximum -> TensorPrimitives.Max(x, y, d)
+            | ZipKernel.Minimum -> TensorPrimitives.Min(x, y, d)
+            | ZipKernel.SafeMultiply ->
+                TensorPrimitives.Multiply(x, y, d)
+
+                for i in 0 .. a.Length - 1 do
+                    if a[i] = LanguagePrimitives.GenericZero then dst[i] <- LanguagePrimitives.GenericZero
 
         dst
 
@@ -137,6 +241,13 @@ module internal Kernels =
             | ZipKernel.Subtract -> TensorPrimitives.Subtract(x, y, d)
             | ZipKernel.Multiply -> TensorPrimitives.Multiply(x, y, d)
             | ZipKernel.Divide -> TensorPrimitives.Divide(x, y, d)
+            | ZipKernel.Maximum -> TensorPrimitives.Max(x, y, d)
+            | ZipKernel.Minimum -> TensorPrimitives.Min(x, y, d)
+            | ZipKernel.SafeMultiply ->
+                TensorPrimitives.Multiply(x, y, d)
+
+                for i in 0 .. a.Length - 1 do
+                    if a[i] = LanguagePrimitives.GenericZero then dst[i] <- LanguagePrimitives.GenericZero
 
         dst
 
@@ -238,5 +349,181 @@ module internal Kernels =
             else
                 let d = Span<float32>(dst, dstOffset, inner)
                 TensorPrimitives.Add(Span<float32>.op_Implicit d, row, d))
+
+        dst
+
+    // ---- Axis kernels. A tensor seen along one axis is [outer, size, inner] (row-major). ----
+
+    /// (product of the dimensions before axis, size of axis, product after).
+    let around (dims: int[]) (axis: int) =
+        let mutable outer = 1
+        let mutable inner = 1
+
+        for i in 0 .. axis - 1 do
+            outer <- outer * dims[i]
+
+        for i in axis + 1 .. dims.Length - 1 do
+            inner <- inner * dims[i]
+
+        outer, dims[axis], inner
+
+    /// Reorders dimensions: output dimension i is input dimension perm[i].
+    let permute (src: 'T[]) (dims: int[]) (perm: int[]) : 'T[] =
+        let n = dims.Length
+        let dst = Array.zeroCreate<'T> src.Length
+
+        if src.Length > 0 && n > 0 then
+            let srcStrides = Array.zeroCreate n
+            let mutable s = 1
+
+            for i in n - 1 .. -1 .. 0 do
+                srcStrides[i] <- s
+                s <- s * dims[i]
+
+            let outDims = perm |> Array.map (fun p -> dims[p])
+            let stride = perm |> Array.map (fun p -> srcStrides[p])
+            let inner = outDims[n - 1]
+            let innerStride = stride[n - 1]
+            let index = Array.zeroCreate n
+            let mutable srcOffset = 0
+
+            for o in 0 .. src.Length / inner - 1 do
+                let baseOut = o * inner
+
+                for j in 0 .. inner - 1 do
+                    dst[baseOut + j] <- src[srcOffset + j * innerStride]
+
+                let mutable d = n - 2
+                let mutable carry = true
+
+                while carry && d >= 0 do
+                    index[d] <- index[d] + 1
+                    srcOffset <- srcOffset + stride[d]
+
+                    if index[d] = outDims[d] then
+                        srcOffset <- srcOffset - stride[d] * outDims[d]
+                        index[d] <- 0
+                        d <- d - 1
+                    else
+                        carry <- false
+        elif src.Length > 0 then
+            dst[0] <- src[0]
+
+        dst
+
+    /// Elements start, start + step, … (length of them) along axis.
+    let slice (src: 'T[]) (dims: int[]) (axis: int) (start: int) (length: int) (step: int) : 'T[] =
+        let outer, size, inner = around dims axis
+        let dst = Array.zeroCreate<'T> (outer * length * inner)
+
+        for o in 0 .. outer - 1 do
+            for j in 0 .. length - 1 do
+                Array.Copy(src, (o * size + start + j * step) * inner, dst, (o * length + j) * inner, inner)
+
+        dst
+
+    /// The adjoint of <see cref="slice"/>: places src at positions start, start + step, … of a zero
+    /// tensor whose axis has <paramref name="size"/> elements.
+    let sliceScatter (src: 'T[]) (dims: int[]) (axis: int) (start: int) (step: int) (size: int) : 'T[] =
+        let outer, length, inner = around dims axis
+        let dst = Array.zeroCreate<'T> (outer * size * inner)
+
+        for o in 0 .. outer - 1 do
+            for j in 0 .. length - 1 do
+                Array.Copy(src, (o * length + j) * inner, dst, (o * size + start + j * step) * inner, inner)
+
+        dst
+
+    /// Joins parts along axis (all other dimensions equal).
+    let concat (parts: 'T[][]) (partDims: int[][]) (axis: int) : 'T[] =
+        let sizes = partDims |> Array.map (fun d -> d[axis])
+        let total = Array.sum sizes
+        let outer, _, inner = around partDims[0] axis
+        let dst = Array.zeroCreate<'T> (outer * total * inner)
+        let mutable offset = 0
+
+        for p in 0 .. parts.Length - 1 do
+            for o in 0 .. outer - 1 do
+                Array.Copy(parts[p], o * sizes[p] * inner, dst, (o * total + offset) * inner, sizes[p] * inner)
+
+            offset <- offset + sizes[p]
+
+        dst
+
+    /// Picks the given positions along axis (indices already validated).
+    let indexSelect (src: 'T[]) (dims: int[]) (axis: int) (indices: int[]) : 'T[] =
+        let outer, size, inner = around dims axis
+        let dst = Array.zeroCreate<'T> (outer * indices.Length * inner)
+
+        for o in 0 .. outer - 1 do
+            for j in 0 .. indices.Length - 1 do
+                Array.Copy(src, (o * size + indices[j]) * inner, dst, (o * indices.Length + j) * inner, inner)
+
+        dst
+
+    /// The adjoint of <see cref="indexSelect"/>: adds each slice of src into position indices[j]
+    /// along axis of a zero tensor whose axis has <paramref name="size"/> elements (repeats accumulate).
+    let inline indexAdd (src: ^T[]) (dims: int[]) (axis: int) (indices: int[]) (size: int) : ^T[] =
+        let outer, count, inner = around dims axis
+        let dst = Array.zeroCreate< ^T> (outer * size * inner)
+
+        for o in 0 .. outer - 1 do
+            for j in 0 .. count - 1 do
+                let s = (o * count + j) * inner
+                let d = (o * size + indices[j]) * inner
+
+                for i in 0 .. inner - 1 do
+                    dst[d + i] <- dst[d + i] + src[s + i]
+
+        dst
+
+    /// out[o, j, i] = src[o, index[o, j, i], i] along axis (index has src's shape except along axis).
+    let gather (src: 'T[]) (dims: int[]) (axis: int) (index: int[]) (indexDims: int[]) : 'T[] =
+        let outer, size, inner = around dims axis
+        let _, count, _ = around indexDims axis
+        let dst = Array.zeroCreate<'T> index.Length
+
+        for o in 0 .. outer - 1 do
+            for j in 0 .. count - 1 do
+                for i in 0 .. inner - 1 do
+                    let p = (o * count + j) * inner + i
+                    dst[p] <- src[(o * size + index[p]) * inner + i]
+
+        dst
+
+    /// The adjoint of <see cref="gather"/>: adds src[o, j, i] into out[o, index[o, j, i], i].
+    let inline scatterAdd (src: ^T[]) (index: int[]) (indexDims: int[]) (axis: int) (dims: int[]) : ^T[] =
+        let outer, size, inner = around dims axis
+        let _, count, _ = around indexDims axis
+        let dst = Array.zeroCreate< ^T> (outer * size * inner)
+
+        for o in 0 .. outer - 1 do
+            for j in 0 .. count - 1 do
+                for i in 0 .. inner - 1 do
+                    let p = (o * count + j) * inner + i
+                    let d = (o * size + index[p]) * inner + i
+                    dst[d] <- dst[d] + src[p]
+
+        dst
+
+    /// The position of the largest (or, with <paramref name="largest"/> false, smallest) element
+    /// along axis; the first one on ties; a NaN counts as the extreme (so it propagates, as PyTorch).
+    let inline argExtreme (largest: bool) (src: ^T[]) (dims: int[]) (axis: int) : int[] =
+        let outer, size, inner = around dims axis
+        let dst = Array.zeroCreate<int> (outer * inner)
+
+        for o in 0 .. outer - 1 do
+            for i in 0 .. inner - 1 do
+                let mutable best = 0
+                let mutable bestValue = src[o * size * inner + i]
+
+                for j in 1 .. size - 1 do
+                    let v = src[(o * size + j) * inner + i]
+
+                    if bestValue = bestValue && (v <> v || (if largest then v > bestValue else v < bestValue)) then
+                        best <- j
+                        bestValue <- v
+
+                dst[o * inner + i] <- best
 
         dst

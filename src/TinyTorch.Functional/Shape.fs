@@ -10,6 +10,19 @@ type DType =
     | Float32 = 0
     /// 64-bit IEEE floating point (PyTorch <c>torch.float64</c>).
     | Float64 = 1
+    /// 32-bit integers, for class labels and indices; never requires gradients (PyTorch <c>torch.int32</c>).
+    | Int32 = 2
+    /// 64-bit integers, for class labels and indices; never requires gradients (PyTorch <c>torch.int64</c>).
+    | Int64 = 3
+
+/// How a loss combines the per-element losses.
+type Reduction =
+    /// The average (for weighted class losses, divided by the total weight of the targets).
+    | Mean = 0
+    /// The sum.
+    | Sum = 1
+    /// No reduction: one loss per element (or per sample).
+    | None = 2
 
 /// The dimensions of a tensor; printed as <c>[2, 3]</c>, empty for a scalar.
 [<Sealed; AllowNullLiteral>]

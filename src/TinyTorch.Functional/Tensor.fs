@@ -2,16 +2,19 @@ namespace TinyTorch
 
 open System
 
-/// An immutable dense n-d array of float32 or float64, row-major; rank 0 (a scalar) upward.
-/// <remarks>Python course: <c>Tensor</c>. Nothing mutates a tensor after construction.</remarks>
+/// An immutable dense n-d array, row-major, rank 0 (a scalar) upward. Floating tensors (float32,
+/// float64) carry values and gradients; integer tensors (int32, int64) carry class labels and indices.
+/// <remarks>Python course: <c>Tensor</c>. PyTorch: <c>torch.Tensor</c>. Nothing mutates a tensor after construction.</remarks>
 [<Sealed; AllowNullLiteral>]
-type Tensor internal (dtype: DType, shape: Shape, single: float32[], double: float[]) =
+type Tensor internal (dtype: DType, shape: Shape, data: Array) =
 
     static let copy2d (values: 'T[,]) =
         let rows, cols = Array2D.length1 values, Array2D.length2 values
         Array.init (rows * cols) (fun i -> values[i / cols, i % cols])
 
     static let shape2d (values: 'T[,]) = Shape.Of(Array2D.length1 values, Array2D.length2 values)
+
+    static let vector (values: Array) = Shape.Of((notNull "values" values).Length)
 
     static let checkLength (data: Array) (shape: Shape) =
         if data.Length <> shape.Size then
@@ -22,44 +25,56 @@ type Tensor internal (dtype: DType, shape: Shape, single: float32[], double: flo
                 )
             )
 
+    static let fromArray (dtype: DType) (data: Array) (shape: int[]) =
+        let shape = Shape.Of(notNull "shape" shape)
+        checkLength (notNull "data" data) shape
+        Tensor(dtype, shape, data.Clone() :?> Array)
+
     /// A float64 scalar (rank 0).
-    new(value: float) = Tensor(DType.Float64, Shape.Scalar, null, [| value |])
+    new(value: float) = Tensor(DType.Float64, Shape.Scalar, [| value |])
     /// A float32 scalar (rank 0).
-    new(value: float32) = Tensor(DType.Float32, Shape.Scalar, [| value |], null)
+    new(value: float32) = Tensor(DType.Float32, Shape.Scalar, [| value |])
     /// A float64 vector holding a copy of <paramref name="values"/>.
-    new(values: float[]) = Tensor(DType.Float64, Shape.Of((notNull "values" values).Length), null, Array.copy values)
+    new(values: float[]) = Tensor(DType.Float64, vector values, Array.copy values)
     /// A float32 vector holding a copy of <paramref name="values"/>.
-    new(values: float32[]) = Tensor(DType.Float32, Shape.Of((notNull "values" values).Length), Array.copy values, null)
+    new(values: float32[]) = Tensor(DType.Float32, vector values, Array.copy values)
+    /// An int32 vector (class labels, indices) holding a copy of <paramref name="values"/>.
+    new(values: int[]) = Tensor(DType.Int32, vector values, Array.copy values)
+    /// An int64 vector (class labels, indices) holding a copy of <paramref name="values"/>.
+    new(values: int64[]) = Tensor(DType.Int64, vector values, Array.copy values)
     /// A float64 matrix holding a copy of <paramref name="values"/>.
-    new(values: float[,]) = Tensor(DType.Float64, shape2d (notNull "values" values), null, copy2d values)
+    new(values: float[,]) = Tensor(DType.Float64, shape2d (notNull "values" values), copy2d values)
     /// A float32 matrix holding a copy of <paramref name="values"/>.
-    new(values: float32[,]) = Tensor(DType.Float32, shape2d (notNull "values" values), copy2d values, null)
+    new(values: float32[,]) = Tensor(DType.Float32, shape2d (notNull "values" values), copy2d values)
 
     /// A float64 tensor of the given shape from row-major <paramref name="data"/> (copied).
-    static member FromArray(data: float[], [<ParamArray>] shape: int[]) =
-        let shape = Shape.Of(notNull "shape" shape)
-        checkLength (notNull "data" data) shape
-        Tensor(DType.Float64, shape, null, Array.copy data)
-
+    static member FromArray(data: float[], [<ParamArray>] shape: int[]) = fromArray DType.Float64 data shape
     /// A float32 tensor of the given shape from row-major <paramref name="data"/> (copied).
-    static member FromArray(data: float32[], [<ParamArray>] shape: int[]) =
-        let shape = Shape.Of(notNull "shape" shape)
-        checkLength (notNull "data" data) shape
-        Tensor(DType.Float32, shape, Array.copy data, null)
+    static member FromArray(data: float32[], [<ParamArray>] shape: int[]) = fromArray DType.Float32 data shape
+    /// An int32 tensor of the given shape from row-major <paramref name="data"/> (copied).
+    static member FromArray(data: int[], [<ParamArray>] shape: int[]) = fromArray DType.Int32 data shape
+    /// An int64 tensor of the given shape from row-major <paramref name="data"/> (copied).
+    static member FromArray(data: int64[], [<ParamArray>] shape: int[]) = fromArray DType.Int64 data shape
 
     /// Takes ownership of an array without copying (internal: callers never touch it again).
-    static member internal Wrap(shape: Shape, data: float[]) = Tensor(DType.Float64, shape, null, data)
+    static member internal Wrap(shape: Shape, data: float[]) = Tensor(DType.Float64, shape, data)
     /// Takes ownership of an array without copying (internal: callers never touch it again).
-    static member internal Wrap(shape: Shape, data: float32[]) = Tensor(DType.Float32, shape, data, null)
+    static member internal Wrap(shape: Shape, data: float32[]) = Tensor(DType.Float32, shape, data)
+    /// Takes ownership of an array without copying (internal: callers never touch it again).
+    static member internal Wrap(shape: Shape, data: int64[]) = Tensor(DType.Int64, shape, data)
+    /// Takes ownership of an array of any supported element type (internal).
+    static member internal WrapAs(dtype: DType, shape: Shape, data: Array) = Tensor(dtype, shape, data)
 
     /// A tensor of the given shape and dtype with every element equal to <paramref name="value"/>.
     static member Full(shape: Shape, value: float, dtype: DType) =
         let shape = notNull "shape" shape
 
         match dtype with
-        | DType.Float32 -> Tensor(dtype, shape, Array.create shape.Size (float32 value), null)
-        | DType.Float64 -> Tensor(dtype, shape, null, Array.create shape.Size value)
-        | _ -> raise (ArgumentOutOfRangeException("dtype", dtype, "tensor: dtype must be Float32 or Float64."))
+        | DType.Float32 -> Tensor(dtype, shape, Array.create shape.Size (float32 value))
+        | DType.Float64 -> Tensor(dtype, shape, Array.create shape.Size value)
+        | DType.Int32 -> Tensor(dtype, shape, Array.create shape.Size (int value))
+        | DType.Int64 -> Tensor(dtype, shape, Array.create shape.Size (int64 value))
+        | _ -> raise (ArgumentOutOfRangeException("dtype", dtype, "tensor: unknown dtype."))
 
     /// Zeros of the given shape and dtype.
     static member Zeros(shape: Shape, dtype: DType) = Tensor.Full(shape, 0.0, dtype)
@@ -68,8 +83,9 @@ type Tensor internal (dtype: DType, shape: Shape, single: float32[], double: flo
     /// A 0-d tensor of the given dtype.
     static member Scalar(value: float, dtype: DType) = Tensor.Full(Shape.Scalar, value, dtype)
 
-    member internal _.Single = single
-    member internal _.Double = double
+    member internal _.Data = data
+    member internal _.Single = data :?> float32[]
+    member internal _.Double = data :?> float[]
 
     /// The dimensions.
     member _.Shape = shape
@@ -79,10 +95,24 @@ type Tensor internal (dtype: DType, shape: Shape, single: float32[], double: flo
     member _.Size = shape.Size
     /// Element type.
     member _.DType = dtype
+    /// True for float32 and float64 tensors, the ones that can carry gradients.
+    member _.IsFloatingPoint = (dtype = DType.Float32 || dtype = DType.Float64)
 
     /// Element <paramref name="index"/> in row-major order, widened to double.
     member _.GetFlat(index: int) : float =
-        if dtype = DType.Float32 then float single[index] else double[index]
+        match dtype with
+        | DType.Float32 -> float (data :?> float32[]).[index]
+        | DType.Float64 -> (data :?> float[]).[index]
+        | DType.Int32 -> float (data :?> int[]).[index]
+        | _ -> float (data :?> int64[]).[index]
+
+    /// Element <paramref name="index"/> in row-major order as an integer (floats truncate toward zero).
+    member _.GetInt64Flat(index: int) : int64 =
+        match dtype with
+        | DType.Int32 -> int64 (data :?> int[]).[index]
+        | DType.Int64 -> (data :?> int64[]).[index]
+        | DType.Float32 -> int64 (data :?> float32[]).[index]
+        | _ -> int64 (data :?> float[]).[index]
 
     /// The only element, widened to double. Python course: <c>item()</c>.
     member this.Item() : float =
@@ -92,15 +122,18 @@ type Tensor internal (dtype: DType, shape: Shape, single: float32[], double: flo
         this.GetFlat 0
 
     /// All elements in row-major order, widened to double (a copy).
-    member _.ToArray() : float[] =
-        if dtype = DType.Float32 then Array.map float single else Array.copy double
+    member this.ToArray() : float[] =
+        if dtype = DType.Float64 then Array.copy (data :?> float[]) else Array.init shape.Size this.GetFlat
 
     /// All elements in row-major order as float32 (a copy, rounded when this tensor is float64).
-    member _.ToSingleArray() : float32[] =
-        if dtype = DType.Float32 then Array.copy single else Array.map float32 double
+    member this.ToSingleArray() : float32[] =
+        if dtype = DType.Float32 then Array.copy (data :?> float32[]) else Array.init shape.Size (this.GetFlat >> float32)
+
+    /// All elements in row-major order as int64 (a copy; floats truncate toward zero).
+    member this.ToInt64Array() : int64[] = Array.init shape.Size this.GetInt64Flat
 
     /// The elements in nested brackets (at most 6 per row shown), e.g. <c>[[1, 2], [3, 4]]</c>,
-    /// followed by <c>, dtype=Float32</c> for float32 tensors.
+    /// followed by the dtype when it is not float64, e.g. <c>, dtype=Float32</c>.
     member this.Format() : string =
         let sb = Text.StringBuilder()
         let fmt (v: float) = v.ToString("G6", Globalization.CultureInfo.InvariantCulture)
@@ -123,7 +156,7 @@ type Tensor internal (dtype: DType, shape: Shape, single: float32[], double: flo
                 sb.Append(']') |> ignore
 
         render 0 0 shape.Size
-        if dtype = DType.Float32 then sb.Append(", dtype=Float32") |> ignore
+        if dtype <> DType.Float64 then sb.Append(", dtype=").Append(dtype) |> ignore
         sb.ToString()
 
     /// <c>Tensor(</c> + <see cref="Format"/> + <c>)</c>.
@@ -143,6 +176,26 @@ module Tensor =
         elif bRank = 0 && aRank > 0 then aType
         else DType.Float64
 
+    /// Throws unless <paramref name="x"/> is float32 or float64: arithmetic and gradients need floats.
+    let requireFloat (operation: string) (x: Tensor) =
+        if not x.IsFloatingPoint then
+            raise (ArgumentException(sprintf "%s: this op needs a floating-point tensor, but got a %O tensor of shape %O. Convert it first (e.g. ToFloat64())." operation x.DType x.Shape))
+
+    /// A function over arrays of any element type (lets one kernel call serve every dtype).
+    type internal ArrayFunction =
+        abstract Apply<'T> : 'T[] -> 'T[]
+
+    /// Runs a dtype-generic kernel on the data and wraps the result with <paramref name="shape"/>.
+    let internal applyGeneric (f: ArrayFunction) (shape: Shape) (x: Tensor) : Tensor =
+        let data: Array =
+            match x.Data with
+            | :? (float[]) as d -> f.Apply d
+            | :? (float32[]) as d -> f.Apply d
+            | :? (int[]) as d -> f.Apply d
+            | d -> f.Apply(d :?> int64[])
+
+        Tensor.WrapAs(x.DType, shape, data)
+
     let internal map (kernel: MapKernel) (x: Tensor) : Tensor =
         if x.DType = DType.Float32 then Tensor.Wrap(x.Shape, Kernels.map32 kernel x.Single)
         else Tensor.Wrap(x.Shape, Kernels.map64 kernel x.Double)
@@ -152,20 +205,26 @@ module Tensor =
         if a.DType = DType.Float32 then Tensor.Wrap(a.Shape, Kernels.zip32 kernel a.Single b.Single)
         else Tensor.Wrap(a.Shape, Kernels.zip64 kernel a.Double b.Double)
 
-    /// The same values in another dtype (the same tensor when it already has that dtype).
+    /// The same values in another dtype (the same tensor when it already has that dtype); floats
+    /// convert to integers by truncation toward zero.
     let cast (dtype: DType) (x: Tensor) : Tensor =
         if x.DType = dtype then x
-        elif dtype = DType.Float32 then Tensor.Wrap(x.Shape, Array.map float32 x.Double)
-        else Tensor.Wrap(x.Shape, Array.map float x.Single)
+        else
+            match dtype, x.DType with
+            | DType.Float32, DType.Float64 -> Tensor.Wrap(x.Shape, Array.map float32 x.Double)
+            | DType.Float64, DType.Float32 -> Tensor.Wrap(x.Shape, Array.map float x.Single)
+            | DType.Float32, _ -> Tensor.Wrap(x.Shape, x.ToSingleArray())
+            | DType.Float64, _ -> Tensor.Wrap(x.Shape, x.ToArray())
+            | DType.Int32, _ -> Tensor.WrapAs(DType.Int32, x.Shape, Array.init x.Size (fun i -> int (x.GetInt64Flat i)))
+            | _ -> Tensor.Wrap(x.Shape, x.ToInt64Array())
 
     /// Broadcasts <paramref name="x"/> to <paramref name="shape"/> (NumPy rules; a copy).
     let expand (shape: Shape) (x: Tensor) : Tensor =
         if x.Shape.Equals shape then x
         elif not (Shape.broadcastsTo x.Shape shape) then
-            Shape.broadcast "expand" x.Shape shape |> ignore
-            raise (ShapeMismatchException("expand", x.Shape, shape, -1, sprintf "expand: shape %O cannot be broadcast to %O; it broadcasts only to shapes of the same or higher rank whose trailing sizes match or where it has size 1." x.Shape shape))
-        elif x.DType = DType.Float32 then Tensor.Wrap(shape, Kernels.expand x.Single x.Shape.Dims shape.Dims)
-        else Tensor.Wrap(shape, Kernels.expand x.Double x.Shape.Dims shape.Dims)
+            raise (ShapeMismatchException("expand", x.Shape, shape, -1, sprintf "expand: shape %O cannot be broadcast to %O: it needs the same or a lower rank, and each of its trailing sizes must equal the target's or be 1." x.Shape shape))
+        else
+            applyGeneric { new ArrayFunction with member _.Apply d = Kernels.expand d x.Shape.Dims shape.Dims } shape x
 
     /// Sums <paramref name="x"/> over the dimensions along which <paramref name="shape"/> was broadcast:
     /// the adjoint of <see cref="expand"/>.
@@ -175,6 +234,102 @@ module Tensor =
             raise (ShapeMismatchException("sum_to", x.Shape, shape, -1, sprintf "sum_to: shape %O cannot be summed to %O, which does not broadcast to it." x.Shape shape))
         elif x.DType = DType.Float32 then Tensor.Wrap(shape, Kernels.sumTo32 x.Single x.Shape.Dims shape.Dims)
         else Tensor.Wrap(shape, Kernels.sumTo64 x.Double x.Shape.Dims shape.Dims)
+
+    /// The same elements with another shape of the same size (no copy: tensors are immutable).
+    let reshape (shape: Shape) (x: Tensor) : Tensor = Tensor.WrapAs(x.DType, shape, x.Data)
+
+    /// Reorders dimensions: result dimension i is input dimension perm[i] (validated by the caller).
+    let permute (perm: int[]) (x: Tensor) : Tensor =
+        let shape = Shape.Of(perm |> Array.map (fun p -> x.Shape[p]))
+        applyGeneric { new ArrayFunction with member _.Apply d = Kernels.permute d x.Shape.Dims perm } shape x
+
+    let private withAxis (x: Tensor) (axis: int) (size: int) =
+        Shape.Of(Array.updateAt axis size (x.Shape.ToArray()))
+
+    /// Elements start, start + step, … (length of them) along axis (validated by the caller).
+    let slice (axis: int) (start: int) (length: int) (step: int) (x: Tensor) : Tensor =
+        applyGeneric { new ArrayFunction with member _.Apply d = Kernels.slice d x.Shape.Dims axis start length step } (withAxis x axis length) x
+
+    /// Places x at positions start, start + step, … along axis of zeros with <paramref name="size"/> there.
+    let sliceScatter (axis: int) (start: int) (step: int) (size: int) (x: Tensor) : Tensor =
+        applyGeneric { new ArrayFunction with member _.Apply d = Kernels.sliceScatter d x.Shape.Dims axis start step size } (withAxis x axis size) x
+
+    /// Joins tensors of one dtype along axis (other dimensions equal; validated by the caller).
+    let concat (axis: int) (parts: Tensor[]) : Tensor =
+        let dims = parts |> Array.map (fun p -> p.Shape.Dims)
+        let shape = withAxis parts[0] axis (dims |> Array.sumBy (fun d -> d[axis]))
+        let data: Array =
+            match parts[0].Data with
+            | :? (float[]) -> Kernels.concat (parts |> Array.map (fun p -> p.Double)) dims axis
+            | :? (float32[]) -> Kernels.concat (parts |> Array.map (fun p -> p.Single)) dims axis
+            | :? (int[]) -> Kernels.concat (parts |> Array.map (fun p -> p.Data :?> int[])) dims axis
+            | _ -> Kernels.concat (parts |> Array.map (fun p -> p.Data :?> int64[])) dims axis
+
+        Tensor.WrapAs(parts[0].DType, shape, data)
+
+    /// The elements of an integer tensor as int32 indices.
+    let internal indices (index: Tensor) = Array.init index.Size (fun i -> int (index.GetInt64Flat i))
+
+    /// The slices at the given positions along axis (validated by the caller).
+    let indexSelect (axis: int) (index: Tensor) (x: Tensor) : Tensor =
+        let ix = indices index
+        applyGeneric { new ArrayFunction with member _.Apply d = Kernels.indexSelect d x.Shape.Dims axis ix } (withAxis x axis ix.Length) x
+
+    /// Adds the slices of x into positions index[j] along axis of zeros with <paramref name="size"/> there.
+    let indexAdd (axis: int) (index: Tensor) (size: int) (x: Tensor) : Tensor =
+        let ix = indices index
+        let shape = withAxis x axis size
+        if x.DType = DType.Float32 then Tensor.Wrap(shape, Kernels.indexAdd x.Single x.Shape.Dims axis ix size)
+        else Tensor.Wrap(shape, Kernels.indexAdd x.Double x.Shape.Dims axis ix size)
+
+    /// PyTorch's gather: out[…, j, …] = x[…, index[…, j, …], …] along axis; the result has index's shape.
+    let gather (axis: int) (index: Tensor) (x: Tensor) : Tensor =
+        let ix = indices index
+        applyGeneric { new ArrayFunction with member _.Apply d = Kernels.gather d x.Shape.Dims axis ix index.Shape.Dims } index.Shape x
+
+    /// The adjoint of gather: adds x (index's shape) into zeros of <paramref name="shape"/> at index along axis.
+    let scatterAdd (axis: int) (index: Tensor) (shape: Shape) (x: Tensor) : Tensor =
+        let ix = indices index
+        if x.DType = DType.Float32 then Tensor.Wrap(shape, Kernels.scatterAdd x.Single ix index.Shape.Dims axis shape.Dims)
+        else Tensor.Wrap(shape, Kernels.scatterAdd x.Double ix index.Shape.Dims axis shape.Dims)
+
+    /// Positions of the maximum (or minimum) along axis, first on ties, as an int64 tensor with the axis kept as size 1.
+    let argExtreme (largest: bool) (axis: int) (x: Tensor) : Tensor =
+        let positions =
+            match x.Data with
+            | :? (float[]) as d -> Kernels.argExtreme largest d x.Shape.Dims axis
+            | :? (float32[]) as d -> Kernels.argExtreme largest d x.Shape.Dims axis
+            | :? (int[]) as d -> Kernels.argExtreme largest d x.Shape.Dims axis
+            | d -> Kernels.argExtreme largest (d :?> int64[]) x.Shape.Dims axis
+
+        Tensor.Wrap(withAxis x axis 1, Array.map int64 positions)
+
+    /// Batched matrix product of tensors with equal batch dimensions: [..., m, k] · [..., k, n]
+    /// (each operand optionally stored transposed in its last two dimensions).
+    let matmulSame (transA: bool) (transB: bool) (a: Tensor) (b: Tensor) : Tensor =
+        let r = a.Rank
+        let m = if transA then a.Shape[r - 1] else a.Shape[r - 2]
+        let k = if transA then a.Shape[r - 2] else a.Shape[r - 1]
+        let n = if transB then b.Shape[r - 2] else b.Shape[r - 1]
+        let batch = a.Shape.ToArray()[.. r - 3] |> Array.fold (*) 1
+        let shape = Shape.Of(Array.append (a.Shape.ToArray()[.. r - 3]) [| m; n |])
+
+        if a.DType = DType.Float32 then
+            let c = Array.zeroCreate<float32> shape.Size
+            for i in 0 .. batch - 1 do
+                Gemm.gemm32 transA transB m n k a.Single (i * m * k) b.Single (i * k * n) c (i * m * n)
+            Tensor.Wrap(shape, c)
+        else
+            let c = Array.zeroCreate<float> shape.Size
+            for i in 0 .. batch - 1 do
+                Gemm.gemm64 transA transB m n k a.Double (i * m * k) b.Double (i * k * n) c (i * m * n)
+            Tensor.Wrap(shape, c)
+
+    /// Elementwise choice: where condition is nonzero take a, else b (all three the same shape).
+    let whereSame (condition: Tensor) (a: Tensor) (b: Tensor) : Tensor =
+        let pick = Array.init a.Size (fun i -> condition.GetFlat i <> 0.0)
+        if a.DType = DType.Float32 then Tensor.Wrap(a.Shape, Array.init a.Size (fun i -> if pick[i] then a.Single[i] else b.Single[i]))
+        else Tensor.Wrap(a.Shape, Array.init a.Size (fun i -> if pick[i] then a.Double[i] else b.Double[i]))
 
     /// The sum of all elements as a 0-d tensor of the same dtype. Python course: <c>sum_all</c>.
     let sumAll (x: Tensor) : Tensor =

@@ -5,7 +5,7 @@ namespace TinyTorch;
 
 /// <summary>The differentiable ops and gradient utilities of the course, over <see cref="Variable"/>.</summary>
 /// <remarks>Every op is one call into the F# core, where its forward and derivative rules live.</remarks>
-public static class Autograd
+public static partial class Autograd
 {
     /// <summary>Elementwise sum with broadcasting.</summary>
     /// <exception cref="ShapeMismatchException">The shapes do not broadcast.</exception>
