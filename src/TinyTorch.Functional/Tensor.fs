@@ -431,3 +431,11 @@ type Tensor with
     member this.ToFloat64() = Tensor.cast DType.Float64 this
     /// The same values as float32 (rounded).
     member this.ToFloat32() = Tensor.cast DType.Float32 this
+    /// A mask of ones where an element exceeds <paramref name="b"/>, zeros elsewhere (same dtype), e.g. for <c>Where</c>.
+    static member op_GreaterThan(a: Tensor, b: float) = Tensor.requireFloat ">" (notNull "a" a); Tensor.map (TinyTorch.Functional.MapKernel.Step(b, 0.0)) a
+    /// A mask of ones where an element is below <paramref name="b"/>, zeros elsewhere (same dtype).
+    static member op_LessThan(a: Tensor, b: float) = Tensor.requireFloat "<" (notNull "a" a); Tensor.map (TinyTorch.Functional.MapKernel.StepBelow(b, 0.0)) a
+    /// A mask of ones where an element is at least <paramref name="b"/>, zeros elsewhere (same dtype).
+    static member op_GreaterThanOrEqual(a: Tensor, b: float) = Tensor.requireFloat ">=" (notNull "a" a); Tensor.map (TinyTorch.Functional.MapKernel.Step(b, 1.0)) a
+    /// A mask of ones where an element is at most <paramref name="b"/>, zeros elsewhere (same dtype).
+    static member op_LessThanOrEqual(a: Tensor, b: float) = Tensor.requireFloat "<=" (notNull "a" a); Tensor.map (TinyTorch.Functional.MapKernel.StepBelow(b, 1.0)) a
