@@ -1,21 +1,608 @@
 namespace TinyTorch.Functional
 
+// The kernel reads the pinned operands and writes its packed buffers through native pointers.
+#nowarn "9"
+
+open System
+open System.Numerics
+open System.Runtime.CompilerServices
+open System.Runtime.Intrinsics
+open System.Runtime.Intrinsics.X86
+open Microsoft.FSharp.NativeInterop
+
 /// The one GEMM kernel module: every matrix product in the library goes through here.
-/// (Temporary reference version in this branch; replaced by the blocked kernel.)
+///
+/// Blocking scheme (GotoBLAS / BLIS, row-major): for each block of NC columns of op(B) and each
+/// slice of KC steps of the inner dimension, that KC × NC panel of op(B) is packed into column
+/// strips NR wide (NR = two vectors); each strip is KC rows of NR contiguous values. Then for each
+/// block of MC rows of op(A) its KC slice is packed into row strips MR high, each KC columns of MR
+/// contiguous values. The micro-kernel keeps an MR × NR tile of C in 2·MR vector registers and,
+/// per step, loads two vectors of B, broadcasts MR values of A and issues 2·MR FMAs. The first KC
+/// slice overwrites C, later slices add to it. Packing absorbs the transposes and zero-pads the
+/// strips, so edge tiles run the same kernel into a scratch tile that is then copied out.
+/// Sizes: B strip KC·NR (32 KB at KC = 256, in L1), A block MC·KC (L2), B panel KC·NC (L3).
 [<RequireQualifiedAccess>]
 module internal Gemm =
-    let inline private gemm (transA: bool) (transB: bool) (m: int) (n: int) (k: int) (a: ^T[]) (aOffset: int) (b: ^T[]) (bOffset: int) (c: ^T[]) (cOffset: int) =
-        for i in 0 .. m - 1 do
-            for j in 0 .. n - 1 do
-                c[cOffset + i * n + j] <- LanguagePrimitives.GenericZero
-            for p in 0 .. k - 1 do
-                let aip = if transA then a[aOffset + p * m + i] else a[aOffset + i * k + p]
-                for j in 0 .. n - 1 do
-                    let bpj = if transB then b[bOffset + j * k + p] else b[bOffset + p * n + j]
-                    c[cOffset + i * n + j] <- c[cOffset + i * n + j] + aip * bpj
 
-    let gemm32 transA transB m n k (a: float32[]) aOffset (b: float32[]) bOffset (c: float32[]) cOffset =
-        gemm transA transB m n k a aOffset b bOffset c cOffset
+    /// One register tile: the first (rows of the kernel) × (columns of the kernel) values of C,
+    /// row stride ldc, are set to (accumulate = false) or increased by (accumulate = true) the
+    /// product of a packed A strip and a packed B strip over kc steps.
+    type private MicroKernel<'T when 'T: unmanaged> =
+        delegate of
+            kc: int * a: nativeptr<'T> * b: nativeptr<'T> * c: nativeptr<'T> * ldc: int * accumulate: bool ->
+                unit
 
-    let gemm64 transA transB m n k (a: float[]) aOffset (b: float[]) bOffset (c: float[]) cOffset =
-        gemm transA transB m n k a aOffset b bOffset c cOffset
+    /// A micro-kernel with its tile shape and the cache blocking that goes with it.
+    [<NoEquality; NoComparison>]
+    type private Kernel<'T when 'T: unmanaged> =
+        { /// Rows of the register tile (the height of a packed A strip).
+          Mr: int
+          /// Columns of the register tile (the width of a packed B strip): two vectors.
+          Nr: int
+          /// Steps of the inner dimension per packed panel.
+          Kc: int
+          /// Rows of op(A) per packed A block (a multiple of Mr).
+          Mc: int
+          /// Columns of op(B) per packed B panel (a multiple of Nr).
+          Nc: int
+          Run: MicroKernel<'T> }
+
+    // ---------------------------------------------------------------------------------------------
+    // The register tile.
+
+    /// The micro-kernel body, written once for every vector type and inlined into each concrete
+    /// kernel: up to 8 rows (mr is a constant at each instantiation, so the JIT drops the unused
+    /// rows) by two vectors of w lanes. fma x y z is x·y + z.
+    let inline private tile
+        ([<InlineIfLambda>] load: nativeptr<'T> -> 'V)
+        ([<InlineIfLambda>] store: 'V -> nativeptr<'T> -> unit)
+        ([<InlineIfLambda>] splat: 'T -> 'V)
+        ([<InlineIfLambda>] fma: 'V -> 'V -> 'V -> 'V)
+        ([<InlineIfLambda>] add: 'V -> 'V -> 'V)
+        ([<InlineIfLambda>] prefetch: nativeptr<'T> -> unit)
+        (zero: 'V)
+        (mr: int)
+        (w: int)
+        (kc: int)
+        (pa: nativeptr<'T>)
+        (pb: nativeptr<'T>)
+        (c: nativeptr<'T>)
+        (ldc: int)
+        (accumulate: bool)
+        =
+        // Start fetching the C tile now: it is only touched after the kc steps, and it is the one
+        // operand that is not packed (for large C it comes from L3 or memory).
+        for r in 0 .. mr - 1 do
+            let row = NativePtr.add c (r * ldc)
+            prefetch row
+            prefetch (NativePtr.add row (2 * w - 1))
+
+        let mutable c00 = zero
+        let mutable c01 = zero
+        let mutable c10 = zero
+        let mutable c11 = zero
+        let mutable c20 = zero
+        let mutable c21 = zero
+        let mutable c30 = zero
+        let mutable c31 = zero
+        let mutable c40 = zero
+        let mutable c41 = zero
+        let mutable c50 = zero
+        let mutable c51 = zero
+        let mutable c60 = zero
+        let mutable c61 = zero
+        let mutable c70 = zero
+        let mutable c71 = zero
+        let mutable a = pa
+        let mutable b = pb
+
+        for _ in 1..kc do
+            let b0 = load b
+            let b1 = load (NativePtr.add b w)
+            if mr > 0 then
+                let ar = splat (NativePtr.get a 0)
+                c00 <- fma ar b0 c00
+                c01 <- fma ar b1 c01
+
+            if mr > 1 then
+                let ar = splat (NativePtr.get a 1)
+                c10 <- fma ar b0 c10
+                c11 <- fma ar b1 c11
+
+            if mr > 2 then
+                let ar = splat (NativePtr.get a 2)
+                c20 <- fma ar b0 c20
+                c21 <- fma ar b1 c21
+
+            if mr > 3 then
+                let ar = splat (NativePtr.get a 3)
+                c30 <- fma ar b0 c30
+                c31 <- fma ar b1 c31
+
+            if mr > 4 then
+                let ar = splat (NativePtr.get a 4)
+                c40 <- fma ar b0 c40
+                c41 <- fma ar b1 c41
+
+            if mr > 5 then
+                let ar = splat (NativePtr.get a 5)
+                c50 <- fma ar b0 c50
+                c51 <- fma ar b1 c51
+
+            if mr > 6 then
+                let ar = splat (NativePtr.get a 6)
+                c60 <- fma ar b0 c60
+                c61 <- fma ar b1 c61
+
+            if mr > 7 then
+                let ar = splat (NativePtr.get a 7)
+                c70 <- fma ar b0 c70
+                c71 <- fma ar b1 c71
+
+            a <- NativePtr.add a mr
+            b <- NativePtr.add b (2 * w)
+
+        let inline storeRow (r: int) (v0: 'V) (v1: 'V) =
+            let d0 = NativePtr.add c (r * ldc)
+            let d1 = NativePtr.add d0 w
+
+            if accumulate then
+                store (add (load d0) v0) d0
+                store (add (load d1) v1) d1
+            else
+                store v0 d0
+                store v1 d1
+
+        if mr > 0 then
+            storeRow 0 c00 c01
+
+        if mr > 1 then
+            storeRow 1 c10 c11
+
+        if mr > 2 then
+            storeRow 2 c20 c21
+
+        if mr > 3 then
+            storeRow 3 c30 c31
+
+        if mr > 4 then
+            storeRow 4 c40 c41
+
+        if mr > 5 then
+            storeRow 5 c50 c51
+
+        if mr > 6 then
+            storeRow 6 c60 c61
+
+        if mr > 7 then
+            storeRow 7 c70 c71
+
+    // The concrete kernels: the tile body instantiated per vector type and element type.
+    [<Literal>]
+    let private Mr512 = 8
+
+    [<Literal>]
+    let private Mr256 = 6
+
+    let private tile512f32 kc (a: nativeptr<float32>) b c ldc accumulate =
+        tile
+            (fun p -> Vector512.Load p)
+            (fun v p -> Vector512.Store(v, p))
+            (fun x -> Vector512.Create(x: float32))
+            (fun x y z -> Vector512.FusedMultiplyAdd(x, y, z))
+            (fun x y -> x + y)
+            (fun p -> Sse.Prefetch0(NativePtr.toVoidPtr p))
+            Vector512<float32>.Zero
+            Mr512
+            Vector512<float32>.Count
+            kc a b c ldc accumulate
+
+    let private tile512f64 kc (a: nativeptr<float>) b c ldc accumulate =
+        tile
+            (fun p -> Vector512.Load p)
+            (fun v p -> Vector512.Store(v, p))
+            (fun x -> Vector512.Create(x: float))
+            (fun x y z -> Vector512.FusedMultiplyAdd(x, y, z))
+            (fun x y -> x + y)
+            (fun p -> Sse.Prefetch0(NativePtr.toVoidPtr p))
+            Vector512<float>.Zero
+            Mr512
+            Vector512<float>.Count
+            kc a b c ldc accumulate
+
+    let private tile256f32 kc (a: nativeptr<float32>) b c ldc accumulate =
+        tile
+            (fun p -> Vector256.Load p)
+            (fun v p -> Vector256.Store(v, p))
+            (fun x -> Vector256.Create(x: float32))
+            (fun x y z -> Vector256.FusedMultiplyAdd(x, y, z))
+            (fun x y -> x + y)
+            (fun p -> Sse.Prefetch0(NativePtr.toVoidPtr p))
+            Vector256<float32>.Zero
+            Mr256
+            Vector256<float32>.Count
+            kc a b c ldc accumulate
+
+    let private tile256f64 kc (a: nativeptr<float>) b c ldc accumulate =
+        tile
+            (fun p -> Vector256.Load p)
+            (fun v p -> Vector256.Store(v, p))
+            (fun x -> Vector256.Create(x: float))
+            (fun x y z -> Vector256.FusedMultiplyAdd(x, y, z))
+            (fun x y -> x + y)
+            (fun p -> Sse.Prefetch0(NativePtr.toVoidPtr p))
+            Vector256<float>.Zero
+            Mr256
+            Vector256<float>.Count
+            kc a b c ldc accumulate
+
+    // Portable fallback: Vector<T> (hardware or software), multiply then add.
+    let private tileVecf32 kc (a: nativeptr<float32>) b c ldc accumulate =
+        tile
+            (fun p -> Vector.Load p)
+            (fun v p -> Vector.Store(v, p))
+            (fun (x: float32) -> Vector<float32>(x))
+            (fun x y z -> x * y + z)
+            (fun x y -> x + y)
+            (fun _ -> ())
+            Vector<float32>.Zero
+            Mr256
+            Vector<float32>.Count
+            kc a b c ldc accumulate
+
+    let private tileVecf64 kc (a: nativeptr<float>) b c ldc accumulate =
+        tile
+            (fun p -> Vector.Load p)
+            (fun v p -> Vector.Store(v, p))
+            (fun (x: float) -> Vector<float>(x))
+            (fun x y z -> x * y + z)
+            (fun x y -> x + y)
+            (fun _ -> ())
+            Vector<float>.Zero
+            Mr256
+            Vector<float>.Count
+            kc a b c ldc accumulate
+
+    /// A kernel record, with the blocks rounded to whole strips.
+    let private kernel (mr: int) (nr: int) (kc: int) (mc: int) (nc: int) (run: MicroKernel<'T>) : Kernel<'T> =
+        { Mr = mr
+          Nr = nr
+          Kc = kc
+          Mc = max mr (mc / mr * mr)
+          Nc = max nr (nc / nr * nr)
+          Run = run }
+
+    // The widest kernel the machine runs, chosen once at startup. KC = 256 keeps a B strip (KC·NR
+    // values, 32 KB for Vector512) in L1 next to the A strip; MC·KC of A (128 KB, 192 KB) stays in
+    // L2; KC·NC of B (2 MB) in L3. Measured on Zen 5: KC 128 or 512 and MC 64 to 256 are no better.
+    let private kernel32: Kernel<float32> =
+        if Vector512.IsHardwareAccelerated then
+            MicroKernel(fun kc a b c ldc acc -> tile512f32 kc a b c ldc acc)
+            |> kernel Mr512 (2 * Vector512<float32>.Count) 256 128 2048
+        elif Vector256.IsHardwareAccelerated && Fma.IsSupported then
+            MicroKernel(fun kc a b c ldc acc -> tile256f32 kc a b c ldc acc)
+            |> kernel Mr256 (2 * Vector256<float32>.Count) 256 120 2048
+        else
+            MicroKernel(fun kc a b c ldc acc -> tileVecf32 kc a b c ldc acc)
+            |> kernel Mr256 (2 * Vector<float32>.Count) 256 120 2048
+
+    let private kernel64: Kernel<float> =
+        if Vector512.IsHardwareAccelerated then
+            MicroKernel(fun kc a b c ldc acc -> tile512f64 kc a b c ldc acc)
+            |> kernel Mr512 (2 * Vector512<float>.Count) 256 96 1024
+        elif Vector256.IsHardwareAccelerated && Fma.IsSupported then
+            MicroKernel(fun kc a b c ldc acc -> tile256f64 kc a b c ldc acc)
+            |> kernel Mr256 (2 * Vector256<float>.Count) 256 96 1024
+        else
+            MicroKernel(fun kc a b c ldc acc -> tileVecf64 kc a b c ldc acc)
+            |> kernel Mr256 (2 * Vector<float>.Count) 256 96 1024
+
+    // ---------------------------------------------------------------------------------------------
+    // Packing.
+
+    let inline private copy (src: nativeptr<'T>) (dst: nativeptr<'T>) (count: int) =
+        let bytes = uint32 (count * sizeof<'T>)
+        Unsafe.CopyBlockUnaligned(NativePtr.toVoidPtr dst, NativePtr.toVoidPtr src, bytes)
+
+    let inline private clear (dst: nativeptr<'T>) (count: int) =
+        Unsafe.InitBlockUnaligned(NativePtr.toVoidPtr dst, 0uy, uint32 (count * sizeof<'T>))
+
+    /// One packed strip from kc runs of count contiguous values (run p at src + p·ld): run p goes to
+    /// dst[p·w ..], zero-padded from count to w. This packs a panel stored along the strip.
+    let private packRuns<'T when 'T: unmanaged>
+        (src: nativeptr<'T>)
+        (ld: int)
+        (count: int)
+        (kc: int)
+        (dst: nativeptr<'T>)
+        (w: int)
+        =
+        let bytes = count * sizeof<'T>
+
+        if count = w && bytes % 32 = 0 then
+            // Full strip of whole 32-byte chunks (every Vector512 and Vector256 strip): copy bytes.
+            for p in 0 .. kc - 1 do
+                let s = NativePtr.toNativeInt (NativePtr.add src (p * ld))
+                let d = NativePtr.toNativeInt (NativePtr.add dst (p * w))
+
+                for q in 0 .. 32 .. bytes - 32 do
+                    let chunk = Vector256.Load(NativePtr.ofNativeInt<byte> (s + nativeint q))
+                    Vector256.Store(chunk, NativePtr.ofNativeInt<byte> (d + nativeint q))
+        else
+            for p in 0 .. kc - 1 do
+                let s = NativePtr.add src (p * ld)
+                let d = NativePtr.add dst (p * w)
+
+                for r in 0 .. count - 1 do
+                    NativePtr.set d r (NativePtr.get s r)
+
+                for r in count .. w - 1 do
+                    NativePtr.set d r Unchecked.defaultof<'T>
+
+    /// One packed strip from count runs of kc contiguous values (run r at src + r·ld), transposed:
+    /// value p of run r goes to dst[p·w + r], zero-padded from count to w. This packs a panel
+    /// stored across the strip; four runs at a time keep four read streams and short write bursts.
+    let private packTransposed<'T when 'T: unmanaged>
+        (src: nativeptr<'T>)
+        (ld: int)
+        (count: int)
+        (kc: int)
+        (dst: nativeptr<'T>)
+        (w: int)
+        =
+        let mutable r = 0
+
+        while r + 4 <= count do
+            let s0 = NativePtr.add src (r * ld)
+            let s1 = NativePtr.add s0 ld
+            let s2 = NativePtr.add s1 ld
+            let s3 = NativePtr.add s2 ld
+            let mutable d = NativePtr.add dst r
+
+            for p in 0 .. kc - 1 do
+                NativePtr.set d 0 (NativePtr.get s0 p)
+                NativePtr.set d 1 (NativePtr.get s1 p)
+                NativePtr.set d 2 (NativePtr.get s2 p)
+                NativePtr.set d 3 (NativePtr.get s3 p)
+                d <- NativePtr.add d w
+
+            r <- r + 4
+
+        while r < count do
+            let s = NativePtr.add src (r * ld)
+
+            for p in 0 .. kc - 1 do
+                NativePtr.set dst (p * w + r) (NativePtr.get s p)
+
+            r <- r + 1
+
+        if count < w then
+            for p in 0 .. kc - 1 do
+                clear (NativePtr.add dst (p * w + count)) (w - count)
+
+    /// Packs op(B)[pc .. pc+kc-1, jc .. jc+nc-1] into column strips nr wide: strip s holds columns
+    /// jc + s·nr onwards as kc rows of nr values, zero-padded past the last column.
+    /// op(B) is k×n: B is stored k×n (row stride ldb = n) or, when transB, n×k (row stride ldb = k).
+    let private packPanelB<'T when 'T: unmanaged>
+        (transB: bool)
+        (nr: int)
+        (b: nativeptr<'T>)
+        (ldb: int)
+        (pc: int)
+        (jc: int)
+        (kc: int)
+        (nc: int)
+        (dst: nativeptr<'T>)
+        =
+        for j in 0 .. nr .. nc - 1 do
+            let width = min nr (nc - j)
+            let strip = NativePtr.add dst (j * kc)
+
+            if transB then
+                packTransposed (NativePtr.add b ((jc + j) * ldb + pc)) ldb width kc strip nr
+            else
+                packRuns (NativePtr.add b (pc * ldb + jc + j)) ldb width kc strip nr
+
+    /// Packs op(A)[ic .. ic+mc-1, pc .. pc+kc-1] into row strips mr high: strip s holds rows
+    /// ic + s·mr onwards as kc columns of mr values, zero-padded past the last row.
+    /// op(A) is m×k: A is stored m×k (row stride lda = k) or, when transA, k×m (row stride lda = m).
+    let private packPanelA<'T when 'T: unmanaged>
+        (transA: bool)
+        (mr: int)
+        (a: nativeptr<'T>)
+        (lda: int)
+        (ic: int)
+        (pc: int)
+        (mc: int)
+        (kc: int)
+        (dst: nativeptr<'T>)
+        =
+        for i in 0 .. mr .. mc - 1 do
+            let height = min mr (mc - i)
+            let strip = NativePtr.add dst (i * kc)
+
+            if transA then
+                packRuns (NativePtr.add a (pc * lda + ic + i)) lda height kc strip mr
+            else
+                packTransposed (NativePtr.add a ((ic + i) * lda + pc)) lda height kc strip mr
+
+    // ---------------------------------------------------------------------------------------------
+    // Blocking.
+
+    /// All register tiles of one packed A block (mc × kc) times one packed B panel (kc × nc) into
+    /// C (row stride ldc). Edge tiles go through the scratch tile (mr × nr, row stride nr).
+    let private macroKernel<'T when 'T: unmanaged>
+        (kernel: Kernel<'T>)
+        (mc: int)
+        (nc: int)
+        (kc: int)
+        (packedA: nativeptr<'T>)
+        (packedB: nativeptr<'T>)
+        (c: nativeptr<'T>)
+        (ldc: int)
+        (accumulate: bool)
+        (scratch: nativeptr<'T>)
+        =
+        let mr = kernel.Mr
+        let nr = kernel.Nr
+        let mutable j = 0
+
+        while j < nc do
+            let width = min nr (nc - j)
+            let bStrip = NativePtr.add packedB (j * kc)
+            let mutable i = 0
+
+            while i < mc do
+                let height = min mr (mc - i)
+                let aStrip = NativePtr.add packedA (i * kc)
+                let cTile = NativePtr.add c (i * ldc + j)
+
+                if height = mr && width = nr then
+                    kernel.Run.Invoke(kc, aStrip, bStrip, cTile, ldc, accumulate)
+                else
+                    if accumulate then
+                        for r in 0 .. height - 1 do
+                            copy (NativePtr.add cTile (r * ldc)) (NativePtr.add scratch (r * nr)) width
+
+                    kernel.Run.Invoke(kc, aStrip, bStrip, scratch, nr, accumulate)
+
+                    for r in 0 .. height - 1 do
+                        copy (NativePtr.add scratch (r * nr)) (NativePtr.add cTile (r * ldc)) width
+
+                i <- i + mr
+
+            j <- j + nr
+
+    /// A pinned per-thread byte buffer for the packed panels, grown on demand and reused.
+    [<AbstractClass; Sealed>]
+    type private Workspace =
+        [<ThreadStatic; DefaultValue>]
+        static val mutable private buffer: byte[]
+
+        /// At least the given number of bytes; the contents are undefined.
+        static member Get(bytes: int) : byte[] =
+            let current = Workspace.buffer
+
+            if not (isNull current) && current.Length >= bytes then
+                current
+            else
+                let fresh = GC.AllocateUninitializedArray<byte>(bytes, pinned = true)
+                Workspace.buffer <- fresh
+                fresh
+
+    let inline private roundUp (x: int) (multiple: int) = (x + multiple - 1) / multiple * multiple
+
+    /// The address p rounded up to a 64-byte (cache line, Vector512) boundary.
+    let inline private align64 (p: nativeint) : nativeint = (p + 63n) &&& ~~~63n
+
+    let private checkOperand (name: string) (length: int) (offset: int) (count: int64) =
+        if offset < 0 || int64 offset + count > int64 length then
+            let message =
+                sprintf "GEMM operand %s: offset %d + %d elements > length %d" name offset count length
+
+            invalidArg name message
+
+    let private run<'T when 'T: unmanaged>
+        (kernel: Kernel<'T>)
+        (transA: bool)
+        (transB: bool)
+        (m: int)
+        (n: int)
+        (k: int)
+        (a: 'T[])
+        (aOffset: int)
+        (b: 'T[])
+        (bOffset: int)
+        (c: 'T[])
+        (cOffset: int)
+        =
+        if m < 0 || n < 0 || k < 0 then
+            invalidArg "m" (sprintf "GEMM dimensions must be non-negative, got m=%d n=%d k=%d" m n k)
+
+        if m > 0 && n > 0 then
+            checkOperand "c" c.Length cOffset (int64 m * int64 n)
+
+            if k = 0 then
+                Array.Clear(c, cOffset, m * n)
+            else
+                checkOperand "a" a.Length aOffset (int64 m * int64 k)
+                checkOperand "b" b.Length bOffset (int64 k * int64 n)
+                let mr = kernel.Mr
+                let nr = kernel.Nr
+                let kcMax = min k kernel.Kc
+                let mcMax = min (roundUp m mr) kernel.Mc
+                let ncMax = min (roundUp n nr) kernel.Nc
+                let size = sizeof<'T>
+                let aBytes = roundUp (mcMax * kcMax * size) 64
+                let bBytes = roundUp (kcMax * ncMax * size) 64
+                let workspace = Workspace.Get(64 + aBytes + bBytes + mr * nr * size)
+                use wp = fixed workspace
+                let basePtr = align64 (NativePtr.toNativeInt wp)
+                let packedA = NativePtr.ofNativeInt<'T> basePtr
+                let packedB = NativePtr.ofNativeInt<'T> (basePtr + nativeint aBytes)
+                let scratch = NativePtr.ofNativeInt<'T> (basePtr + nativeint (aBytes + bBytes))
+                clear scratch (mr * nr)
+                use ap = fixed a
+                use bp = fixed b
+                use cp = fixed c
+                let a0 = NativePtr.add ap aOffset
+                let b0 = NativePtr.add bp bOffset
+                let c0 = NativePtr.add cp cOffset
+                let lda = if transA then m else k
+                let ldb = if transB then k else n
+                let mutable jc = 0
+
+                while jc < n do
+                    let nc = min kernel.Nc (n - jc)
+                    let mutable pc = 0
+
+                    while pc < k do
+                        let kc = min kernel.Kc (k - pc)
+                        packPanelB transB nr b0 ldb pc jc kc nc packedB
+                        let mutable ic = 0
+
+                        while ic < m do
+                            let mc = min kernel.Mc (m - ic)
+                            packPanelA transA mr a0 lda ic pc mc kc packedA
+                            let cBlock = NativePtr.add c0 (ic * n + jc)
+                            macroKernel kernel mc nc kc packedA packedB cBlock n (pc > 0) scratch
+                            ic <- ic + mc
+
+                        pc <- pc + kc
+
+                    jc <- jc + nc
+
+    /// C = op(A) · op(B), row-major. op(A) is m×k: A is stored m×k (row stride k) or, when transA,
+    /// k×m (row stride m). op(B) is k×n: B is stored k×n (row stride n) or, when transB, n×k (row
+    /// stride k). C (m×n, row stride n) is overwritten, not accumulated. Offsets locate each matrix
+    /// inside its array (for batches).
+    let gemm32
+        (transA: bool)
+        (transB: bool)
+        (m: int)
+        (n: int)
+        (k: int)
+        (a: float32[])
+        (aOffset: int)
+        (b: float32[])
+        (bOffset: int)
+        (c: float32[])
+        (cOffset: int)
+        : unit =
+        run kernel32 transA transB m n k a aOffset b bOffset c cOffset
+
+    /// The float64 twin of gemm32 (same layout and semantics).
+    let gemm64
+        (transA: bool)
+        (transB: bool)
+        (m: int)
+        (n: int)
+        (k: int)
+        (a: float[])
+        (aOffset: int)
+        (b: float[])
+        (bOffset: int)
+        (c: float[])
+        (cOffset: int)
+        : unit =
+        run kernel64 transA transB m n k a aOffset b bOffset c cOffset
