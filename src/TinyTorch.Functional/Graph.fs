@@ -746,7 +746,11 @@ module Node =
 
         let batchA = Shape.Of(a2.Shape.ToArray()[.. ra - 3])
         let batchB = Shape.Of(b2.Shape.ToArray()[.. rb - 3])
-        let batch = (Shape.broadcast "matmul" batchA batchB).ToArray()
+        let batch =
+            try
+                (Shape.broadcast "matmul" batchA batchB).ToArray()
+            with :? ShapeMismatchException as e ->
+                raise (ShapeMismatchException("matmul", a.Shape, b.Shape, e.Dimension, sprintf "matmul: cannot multiply %O by %O: their batch dimensions %O and %O do not broadcast (sizes must be equal or one of them 1)." a.Shape b.Shape batchA batchB))
         let dtype = Tensor.promote (a.Shape.Rank, a.DType) (b.Shape.Rank, b.DType)
         let a3 = a2 |> cast dtype |> expand (Shape.Of(Array.append batch [| m; k |]))
         let b3 = b2 |> cast dtype |> expand (Shape.Of(Array.append batch [| k; n |]))
@@ -805,13 +809,14 @@ module Node =
         let x = notNull "x" x
         let axis = normalizeAxis "slice" x.Shape.Rank axis
         let size = x.Shape[axis]
+        let requested = start
         let start = if start < 0 then start + size else start
 
         if step < 1 then raise (ArgumentOutOfRangeException("step", step, sprintf "slice: step must be at least 1, but got %d." step))
         if length < 0 then raise (ArgumentOutOfRangeException("length", length, sprintf "slice: length must be 0 or more, but got %d." length))
 
         if start < 0 || (length > 0 && (start >= size || start + (length - 1) * step >= size)) || start > size then
-            raise (ArgumentOutOfRangeException("start", start, sprintf "slice: %d elements from index %d with step %d do not fit in axis %d of size %d (shape %O)." length start step axis size x.Shape))
+            raise (ArgumentOutOfRangeException("start", start, sprintf "slice: %d elements from index %d with step %d do not fit in axis %d of size %d (shape %O)." length requested step axis size x.Shape))
 
         if start = 0 && length = size && step = 1 then x else apply (Op.Slice(axis, start, length, step)) [| x |]
 
@@ -957,10 +962,14 @@ module Node =
         if keepDim then kept else reshape (reducedDims (x.Shape.ToArray()) axes false) kept
 
     /// log softmax along axis: x − logsumexp(x), stable for logits of any size. PyTorch: <c>torch.log_softmax</c>.
-    let logSoftmax (axis: int) (x: Node) : Node = subtract x (logSumExp [| axis |] true x)
+    let logSoftmax (axis: int) (x: Node) : Node =
+        let axis = normalizeAxis "log_softmax" (notNull "x" x).Shape.Rank axis
+        subtract x (logSumExp [| axis |] true x)
 
     /// Softmax along axis: e^(x − logsumexp x), stable for logits of any size. PyTorch: <c>torch.softmax</c>.
-    let softmax (axis: int) (x: Node) : Node = exp (logSoftmax axis x)
+    let softmax (axis: int) (x: Node) : Node =
+        let axis = normalizeAxis "softmax" (notNull "x" x).Shape.Rank axis
+        exp (logSoftmax axis x)
 
     /// Inverted dropout: in training, zeroes each element with probability p (drawn from
     /// <paramref name="random"/>, no hidden global state) and scales the rest by 1/(1 − p); the identity

@@ -42,8 +42,24 @@ type internal ZipKernel =
     /// a·b, but 0 wherever a is 0.
     | SafeMultiply
 
-/// Scalar special functions the BCL lacks.
+/// Scalar special functions the BCL lacks (its LogP1 and ExpM1 are plain log(1 + x) and e^x − 1,
+/// which lose all precision near 0).
 module internal SpecialFunctions =
+    /// ln(1 + x) to full precision near 0 (Kahan: the rounding of 1 + x is divided out).
+    let log1p (x: float) : float =
+        let u = 1.0 + x
+        if u = 1.0 then x
+        elif Double.IsInfinity u then log u
+        else log u * x / (u - 1.0)
+
+    /// e^x − 1 to full precision near 0 (Kahan: the rounding of e^x is divided out).
+    let expm1 (x: float) : float =
+        let u = exp x
+        if u = 1.0 then x
+        elif u - 1.0 = -1.0 then -1.0
+        elif Double.IsInfinity u then u
+        else (u - 1.0) * x / log u
+
     /// The error function to about 1e-15: the Maclaurin series for |x| < 2.5 and a Lentz continued
     /// fraction for erfc beyond (where the series would cancel badly).
     let erf (x: float) : float =
@@ -113,8 +129,8 @@ module internal Kernels =
         | MapKernel.Sqrt -> sqrt x
         | MapKernel.Sin -> sin x
         | MapKernel.Cos -> cos x
-        | MapKernel.Log1p -> Double.LogP1 x
-        | MapKernel.Expm1 -> Double.ExpM1 x
+        | MapKernel.Log1p -> SpecialFunctions.log1p x
+        | MapKernel.Expm1 -> SpecialFunctions.expm1 x
         // log(1 + e^x) = max(x, 0) + log1p(e^−|x|): never overflows, exact for large |x|.
         | MapKernel.Softplus -> max x 0.0 + Double.LogP1(exp -(abs x))
         | MapKernel.Erf -> SpecialFunctions.erf x
@@ -153,12 +169,12 @@ module internal Kernels =
             | MapKernel.Sqrt -> TensorPrimitives.Sqrt(s, d)
             | MapKernel.Sin -> TensorPrimitives.Sin(s, d)
             | MapKernel.Cos -> TensorPrimitives.Cos(s, d)
-            | MapKernel.Log1p -> TensorPrimitives.LogP1(s, d)
-            | MapKernel.Expm1 -> TensorPrimitives.ExpM1(s, d)
             | MapKernel.ClampMax upper -> TensorPrimitives.Min(s, upper, d)
             | MapKernel.Step _
             | MapKernel.StepBelow _
             | MapKernel.Softplus
+            | MapKernel.Log1p
+            | MapKernel.Expm1
             | MapKernel.Erf
             | MapKernel.Sign ->
                 for i in 0 .. src.Length - 1 do
@@ -188,12 +204,12 @@ module internal Kernels =
             | MapKernel.Sqrt -> TensorPrimitives.Sqrt(s, d)
             | MapKernel.Sin -> TensorPrimitives.Sin(s, d)
             | MapKernel.Cos -> TensorPrimitives.Cos(s, d)
-            | MapKernel.Log1p -> TensorPrimitives.LogP1(s, d)
-            | MapKernel.Expm1 -> TensorPrimitives.ExpM1(s, d)
             | MapKernel.ClampMax upper -> TensorPrimitives.Min(s, float32 upper, d)
             | MapKernel.Step _
             | MapKernel.StepBelow _
             | MapKernel.Softplus
+            | MapKernel.Log1p
+            | MapKernel.Expm1
             | MapKernel.Erf
             | MapKernel.Sign ->
                 for i in 0 .. src.Length - 1 do
