@@ -543,3 +543,16 @@ module internal Kernels =
                 dst[o * inner + i] <- best
 
         dst
+
+    /// <see cref="argExtreme"/> along the last axis, one vectorized search per row (first index on
+    /// ties; the first NaN wins, as in argExtreme).
+    let argExtremeLastAxis64 (largest: bool) (src: float[]) (size: int) : int[] =
+        Array.init (src.Length / size) (fun row ->
+            let span = ReadOnlySpan<float>(src, row * size, size)
+            if largest then TensorPrimitives.IndexOfMax span else TensorPrimitives.IndexOfMin span)
+
+    /// The float32 twin of <see cref="argExtremeLastAxis64"/>.
+    let argExtremeLastAxis32 (largest: bool) (src: float32[]) (size: int) : int[] =
+        Array.init (src.Length / size) (fun row ->
+            let span = ReadOnlySpan<float32>(src, row * size, size)
+            if largest then TensorPrimitives.IndexOfMax span else TensorPrimitives.IndexOfMin span)

@@ -295,8 +295,12 @@ module Tensor =
 
     /// Positions of the maximum (or minimum) along axis, first on ties, as an int64 tensor with the axis kept as size 1.
     let argExtreme (largest: bool) (axis: int) (x: Tensor) : Tensor =
+        let lastAxis = axis = x.Rank - 1 && x.Shape[axis] > 0
+
         let positions =
             match x.Data with
+            | :? (float[]) as d when lastAxis -> Kernels.argExtremeLastAxis64 largest d x.Shape[axis]
+            | :? (float32[]) as d when lastAxis -> Kernels.argExtremeLastAxis32 largest d x.Shape[axis]
             | :? (float[]) as d -> Kernels.argExtreme largest d x.Shape.Dims axis
             | :? (float32[]) as d -> Kernels.argExtreme largest d x.Shape.Dims axis
             | :? (int[]) as d -> Kernels.argExtreme largest d x.Shape.Dims axis
