@@ -403,6 +403,11 @@ module Tensor =
         else
             struct (tensors, norm)
 
+    /// Elementwise square root (NaN below 0), vectorized. PyTorch: <c>torch.sqrt</c>.
+    let sqrt (x: Tensor) : Tensor =
+        requireFloat "sqrt" (notNull "x" x)
+        map MapKernel.Sqrt x
+
 /// Arithmetic operators on tensors (intrinsic: C# sees them as operators).
 type Tensor with
     /// Elementwise sum with broadcasting.

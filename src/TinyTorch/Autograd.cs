@@ -84,6 +84,8 @@ public static partial class Autograd
     /// <summary>
     /// The variables with <c>RequiresGrad</c> among the public instance fields and properties of each
     /// object given (and any <see cref="Variable"/> given directly), each once, in order of discovery.
+    /// A <see cref="Nn.Module"/> (given directly, or in such a field or property) contributes its
+    /// <see cref="Nn.Module.Parameters"/>.
     /// </summary>
     /// <exception cref="ArgumentNullException"><paramref name="modules"/> or one of its elements is null.</exception>
     /// <remarks>Python course: <c>collect_parameters</c>.</remarks>
@@ -98,11 +100,18 @@ public static partial class Autograd
             {
                 found.Add(v);
             }
+            else if (value is Nn.Module m)
+            {
+                foreach (var p in m.Parameters())
+                {
+                    Consider(p);
+                }
+            }
         }
         foreach (var module in modules)
         {
             ArgumentNullException.ThrowIfNull(module, nameof(modules));
-            if (module is Variable)
+            if (module is Variable or Nn.Module)
             {
                 Consider(module);
                 continue;
@@ -114,7 +123,8 @@ public static partial class Autograd
             }
             foreach (var property in type.GetProperties(BindingFlags.Public | BindingFlags.Instance))
             {
-                if (property.GetIndexParameters().Length == 0 && property.CanRead && typeof(Variable).IsAssignableFrom(property.PropertyType))
+                if (property.GetIndexParameters().Length == 0 && property.CanRead
+                    && (typeof(Variable).IsAssignableFrom(property.PropertyType) || typeof(Nn.Module).IsAssignableFrom(property.PropertyType)))
                 {
                     Consider(property.GetValue(module));
                 }
