@@ -8,6 +8,7 @@ public static class Commands
     private static readonly (string Name, string Summary, Func<TextWriter, int> Run)[] All =
     [
         ("linear", "train the course's linear regression y ≈ 2x + 1 (the default)", LinearRegression.Run),
+        ("gradcheck", "check every op's gradient against finite differences", GradCheckCommand.Run),
     ];
 
     /// <summary>Runs the subcommand named by <paramref name="args"/>[0]; no arguments runs <c>linear</c>.</summary>

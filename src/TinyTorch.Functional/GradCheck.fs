@@ -199,3 +199,29 @@ module GradCheck =
         match compare options f inputs @ compareDirection options f inputs @ compareAdjoint options f inputs with
         | [] -> ()
         | mismatches -> raise (GradientCheckException mismatches)
+
+    /// The largest absolute and relative differences between the engine's gradient and central
+    /// differences (as <see cref="compare"/> computes them), for reports: (maxAbsolute, maxRelative),
+    /// the relative error taken against max(|numeric|, 1e-12).
+    let maxErrors (options: GradCheckOptions) (f: Node[] -> Node) (inputs: Tensor[]) : struct (float * float) =
+        let inputs, leaves, output = prepare f inputs
+        let rng = Random(options.Seed)
+        let v = if output.Shape.Size = 1 then Tensor.onesLike output.Value else random rng output.Shape
+        let grads = if output.RequiresGrad then Some(Reverse.gradientsFor v output) else None
+        let mutable worstAbsolute = 0.0
+        let mutable worstRelative = 0.0
+
+        for i in 0 .. inputs.Length - 1 do
+            let analytic =
+                match grads with
+                | Some g -> gradientOf g leaves[i]
+                | None -> Tensor.zerosLike inputs[i]
+
+            let numeric = numericGradient options f inputs v i
+
+            for k in 0 .. numeric.Length - 1 do
+                let difference = abs (analytic.GetFlat k - numeric[k])
+                worstAbsolute <- max worstAbsolute difference
+                worstRelative <- max worstRelative (difference / max (abs numeric[k]) 1e-12)
+
+        struct (worstAbsolute, worstRelative)

@@ -34,6 +34,17 @@ public static class GradientChecker
         GradCheck.assertCorrect(GradCheckOptions.Default, Core(f), inputs);
     }
 
+    /// <summary>The largest absolute and relative differences between the gradient and central differences, for reports.</summary>
+    /// <param name="f">The function; it receives one variable per input (converted to float64).</param>
+    /// <param name="inputs">The point to check at.</param>
+    /// <returns>The largest |analytic − numeric| and the largest |analytic − numeric| / max(|numeric|, 1e-12).</returns>
+    public static (double MaxAbsolute, double MaxRelative) MaxErrors(Func<Variable[], Variable> f, params Tensor[] inputs)
+    {
+        ArgumentNullException.ThrowIfNull(f);
+        var (absolute, relative) = GradCheck.maxErrors(GradCheckOptions.Default, Core(f), inputs);
+        return (absolute, relative);
+    }
+
     private static FSharpFunc<Node[], Node> Core(Func<Variable[], Variable> f) =>
         FuncConvert.FromFunc((Node[] nodes) => (f(Array.ConvertAll(nodes, Variable.FromNode)) ?? throw new InvalidOperationException("the checked function returned null.")).Node);
 }
