@@ -1,3 +1,3 @@
 using TinyTorch.Cli;
 
-return Commands.Run(args, Console.Out, Console.Error);
+return Cli.Run(args, Console.Out, Console.Error);

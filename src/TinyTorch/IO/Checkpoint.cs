@@ -1,4 +1,6 @@
 using System.Collections.ObjectModel;
+using TinyTorch.Nn;
+using TinyTorch.Optim;
 
 namespace TinyTorch.IO;
 
@@ -74,6 +76,43 @@ public static class Checkpoint
     /// <remarks>PyTorch: <c>model.load_state_dict(safetensors.torch.load_file(path), strict=True)</c>, but all or nothing.</remarks>
     public static IReadOnlyDictionary<string, Tensor> Load(string path, IEnumerable<KeyValuePair<string, Variable>> namedParameters)
     {
+        var (commit, optimizerState) = Prepare(path, namedParameters);
+        commit();
+        return optimizerState;
+    }
+
+    /// <summary>Saves a module's parameters (named as <see cref="Module.NamedParameters"/> names them) and, optionally, an optimizer's state.</summary>
+    /// <param name="path">The target file; written atomically.</param>
+    /// <param name="module">The module whose parameters are saved.</param>
+    /// <param name="optimizer">An optimizer whose state is saved under <c>optimizer.</c>, or null.</param>
+    /// <param name="metadata">Free-form string metadata (<c>__metadata__</c>), or null.</param>
+    /// <remarks>PyTorch: <c>safetensors.torch.save_model(model, path)</c> plus <c>optimizer.state_dict()</c>.</remarks>
+    public static void Save(string path, Module module, Optimizer? optimizer = null, IReadOnlyDictionary<string, string>? metadata = null) =>
+        Save(path, Named(module), optimizer?.StateTensors(), metadata);
+
+    /// <summary>
+    /// Loads a module's parameters and, optionally, an optimizer's state. Everything is validated first (the file, every
+    /// parameter's name, dtype and shape, the optimizer state); on any error nothing changes.
+    /// </summary>
+    /// <param name="path">The checkpoint file.</param>
+    /// <param name="module">The module whose parameters are replaced.</param>
+    /// <param name="optimizer">An optimizer whose state is restored, or null.</param>
+    /// <exception cref="InvalidDataException">The file is malformed or does not match the module.</exception>
+    /// <exception cref="ArgumentException">The optimizer state does not fit the optimizer.</exception>
+    /// <remarks>PyTorch: <c>safetensors.torch.load_model(model, path)</c> plus <c>optimizer.load_state_dict()</c>.</remarks>
+    public static void Load(string path, Module module, Optimizer? optimizer = null)
+    {
+        var (commitParameters, optimizerState) = Prepare(path, Named(module));
+        var commitOptimizer = optimizer is null ? () => { } : optimizer.PrepareLoadState(optimizerState);
+        commitParameters();
+        commitOptimizer();
+    }
+
+    private static IEnumerable<KeyValuePair<string, Variable>> Named(Module module) =>
+        (module ?? throw new ArgumentNullException(nameof(module))).NamedParameters().Select(p => KeyValuePair.Create(p.Name, p.Parameter));
+
+    private static (Action Commit, IReadOnlyDictionary<string, Tensor> OptimizerState) Prepare(string path, IEnumerable<KeyValuePair<string, Variable>> namedParameters)
+    {
         ArgumentNullException.ThrowIfNull(path);
         var parameters = Collect(namedParameters, requireLeaves: true);
         var (tensors, _) = SafeTensors.Load(path);
@@ -108,9 +147,12 @@ public static class Checkpoint
             throw new InvalidDataException($"{path}: the checkpoint does not match the parameters, so none was changed: {shown}{more}.");
         }
 
-        foreach (var (name, parameter) in parameters)
+        void Commit()
         {
-            parameter.Data = tensors[name];
+            foreach (var (name, parameter) in parameters)
+            {
+                parameter.Data = tensors[name];
+            }
         }
 
         var optimizerState = new SortedDictionary<string, Tensor>(StringComparer.Ordinal);
@@ -122,7 +164,7 @@ public static class Checkpoint
             }
         }
 
-        return new ReadOnlyDictionary<string, Tensor>(optimizerState);
+        return (Commit, new ReadOnlyDictionary<string, Tensor>(optimizerState));
     }
 
     private static List<KeyValuePair<string, Variable>> Collect(IEnumerable<KeyValuePair<string, Variable>> namedParameters, bool requireLeaves)

@@ -56,6 +56,21 @@ public class Adam : Optimizer
     public double WeightDecay { get; }
 
     /// <inheritdoc/>
+    protected sealed override IEnumerable<(string Name, Tensor Value)> StateOf(Variable parameter) =>
+        state.TryGetValue(parameter, out var s) ? [("step", Tensor.Scalar(s.Step, DType.Float64)), ("exp_avg", s.M), ("exp_avg_sq", s.V)] : [];
+
+    /// <inheritdoc/>
+    protected sealed override Action RestoreState(Variable parameter, IReadOnlyDictionary<string, Tensor> entries)
+    {
+        if (entries.Count != 3 || !entries.TryGetValue("step", out var step) || !entries.TryGetValue("exp_avg", out var m) || !entries.TryGetValue("exp_avg_sq", out var v) || step.Size != 1)
+        {
+            throw new ArgumentException($"{GetType().Name}: a parameter's saved state must be exactly step (a scalar), exp_avg and exp_avg_sq, but it has [{string.Join(", ", entries.Keys)}].");
+        }
+        var restored = ((int)step.Item(), MatchingShape(parameter, "exp_avg", m), MatchingShape(parameter, "exp_avg_sq", v));
+        return () => state[parameter] = restored;
+    }
+
+    /// <inheritdoc/>
     protected sealed override Action Prepare(Variable parameter, Tensor gradient)
     {
         var (previousStep, m, v) = state.GetValueOrDefault(parameter);

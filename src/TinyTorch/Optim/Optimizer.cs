@@ -90,6 +90,81 @@ public abstract class Optimizer
     /// <remarks>PyTorch: the body of <c>step()</c> for one parameter.</remarks>
     protected abstract Action Prepare(Variable parameter, Tensor gradient);
 
+    /// <summary>
+    /// The optimizer's per-parameter state as named tensors, for checkpoints: <c>{index}.{name}</c> with the parameter's
+    /// position in <see cref="Parameters"/> (e.g. <c>0.exp_avg</c>, <c>0.step</c>), as PyTorch's <c>state_dict()["state"]</c>.
+    /// </summary>
+    /// <returns>A snapshot; later steps do not change it.</returns>
+    /// <remarks>PyTorch: <c>optimizer.state_dict()</c>.</remarks>
+    public IReadOnlyDictionary<string, Tensor> StateTensors()
+    {
+        var result = new SortedDictionary<string, Tensor>(StringComparer.Ordinal);
+        for (var i = 0; i < parameters.Length; i++)
+        {
+            foreach (var (name, tensor) in StateOf(parameters[i]))
+            {
+                result[$"{i}.{name}"] = tensor;
+            }
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// Restores state saved by <see cref="StateTensors"/>. Everything is validated first (known names, parameter
+    /// indices in range, shapes equal to the parameters'); on any error nothing changes.
+    /// </summary>
+    /// <param name="state">Named state tensors, as <see cref="StateTensors"/> returns them.</param>
+    /// <exception cref="ArgumentException">An unknown name, an index out of range, or a tensor whose shape does not fit.</exception>
+    /// <remarks>PyTorch: <c>optimizer.load_state_dict()</c>.</remarks>
+    public void LoadStateTensors(IReadOnlyDictionary<string, Tensor> state) => PrepareLoadState(state)();
+
+    /// <summary>Validates saved state and returns the action that stores it (used by checkpoints to load parameters and state together).</summary>
+    internal Action PrepareLoadState(IReadOnlyDictionary<string, Tensor> state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        var byParameter = new Dictionary<int, Dictionary<string, Tensor>>();
+        foreach (var (key, tensor) in state)
+        {
+            var dot = key.IndexOf('.');
+            if (dot <= 0 || !int.TryParse(key.AsSpan(0, dot), out var index) || index < 0 || index >= parameters.Length)
+            {
+                throw new ArgumentException($"{GetType().Name}: state entry '{key}' does not name a parameter index in 0..{parameters.Length - 1}.", nameof(state));
+            }
+            (byParameter.TryGetValue(index, out var entries) ? entries : byParameter[index] = new Dictionary<string, Tensor>())[key[(dot + 1)..]] = tensor;
+        }
+        var commits = byParameter.Select(entry => RestoreState(parameters[entry.Key], entry.Value)).ToArray();
+        return () =>
+        {
+            foreach (var commit in commits)
+            {
+                commit();
+            }
+        };
+    }
+
+    /// <summary>The state kept for one parameter, by PyTorch's names (none by default).</summary>
+    /// <param name="parameter">One of <see cref="Parameters"/>.</param>
+    /// <returns>Its state tensors.</returns>
+    protected virtual IEnumerable<(string Name, Tensor Value)> StateOf(Variable parameter) => [];
+
+    /// <summary>Validates one parameter's saved state and returns the action that stores it.</summary>
+    /// <param name="parameter">One of <see cref="Parameters"/>.</param>
+    /// <param name="entries">Its saved state tensors by name.</param>
+    /// <returns>The action that stores the state.</returns>
+    /// <exception cref="ArgumentException">The entries do not fit this optimizer or the parameter.</exception>
+    protected virtual Action RestoreState(Variable parameter, IReadOnlyDictionary<string, Tensor> entries) =>
+        entries.Count == 0 ? () => { } : throw new ArgumentException($"{GetType().Name} keeps no state, but the saved state has [{string.Join(", ", entries.Keys)}].");
+
+    /// <summary>Throws unless <paramref name="tensor"/> has the parameter's shape.</summary>
+    /// <param name="parameter">The parameter.</param>
+    /// <param name="name">The state entry's name, for the message.</param>
+    /// <param name="tensor">The saved tensor.</param>
+    /// <returns>The tensor.</returns>
+    protected Tensor MatchingShape(Variable parameter, string name, Tensor tensor) =>
+        tensor.Shape.Equals(parameter.Shape)
+            ? TensorModule.cast(parameter.DType, tensor)
+            : throw new ArgumentException($"{GetType().Name}: state '{name}' has shape {tensor.Shape} but its parameter has shape {parameter.Shape}.");
+
     /// <summary>Clears the gradient of every parameter: to null by default, to zeros when <paramref name="setToNone"/> is false.</summary>
     /// <param name="setToNone">True (PyTorch's default) to set each gradient to null, so the next step skips parameters no backward pass reached; false for zeros.</param>
     /// <remarks>PyTorch: <c>optimizer.zero_grad(set_to_none=True)</c>.</remarks>

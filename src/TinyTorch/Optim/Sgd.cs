@@ -49,6 +49,21 @@ public sealed class Sgd : Optimizer
     public double WeightDecay { get; }
 
     /// <inheritdoc/>
+    protected override IEnumerable<(string Name, Tensor Value)> StateOf(Variable parameter) =>
+        momentumBuffers.TryGetValue(parameter, out var buffer) ? [("momentum_buffer", buffer)] : [];
+
+    /// <inheritdoc/>
+    protected override Action RestoreState(Variable parameter, IReadOnlyDictionary<string, Tensor> entries)
+    {
+        if (entries.Count != 1 || !entries.TryGetValue("momentum_buffer", out var buffer))
+        {
+            throw new ArgumentException($"Sgd: a parameter's saved state must be exactly momentum_buffer, but it has [{string.Join(", ", entries.Keys)}].");
+        }
+        var restored = MatchingShape(parameter, "momentum_buffer", buffer);
+        return () => momentumBuffers[parameter] = restored;
+    }
+
+    /// <inheritdoc/>
     protected override Action Prepare(Variable parameter, Tensor gradient)
     {
         var (data, buffer) = OptimCore.sgdStep(
