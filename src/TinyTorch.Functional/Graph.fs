@@ -950,21 +950,27 @@ module Node =
     /// Standard deviation over axes (the square root of <see cref="variance"/>). PyTorch: <c>torch.std</c>.
     let std (axes: int[]) (unbiased: bool) (keepDim: bool) (x: Node) : Node = sqrt (variance axes unbiased keepDim x)
 
-    /// log Σ e^x over axes, shifted by the (detached) maximum so that it never overflows. PyTorch: <c>torch.logsumexp</c>.
+    /// The maximum over axes (kept as size 1) as a constant, 0 where it is infinite: subtracting it
+    /// makes every exponent ≤ 0, and since it cancels exactly it needs no gradient.
+    let private maxShift (axes: int[]) (x: Node) : Node =
+        let largest = axes |> Array.fold (fun (m: Tensor) a -> Tensor.gather a (Tensor.argExtreme true a m) m) x.Value
+        let finite = largest.ToArray() |> Array.map (fun v -> if Double.IsFinite v then v else 0.0)
+        constant (Tensor.cast x.DType (Tensor.WrapAs(DType.Float64, largest.Shape, finite)))
+
+    /// log Σ e^x over axes, shifted by the maximum so that it never overflows. PyTorch: <c>torch.logsumexp</c>.
     let logSumExp (axes: int[]) (keepDim: bool) (x: Node) : Node =
         let x = notNull "x" x
         let axes = normalizeAxes "logsumexp" x.Shape.Rank axes
-        // The shift (the maximum) cancels exactly, so it is a constant; an infinite maximum is not shifted.
-        let largest = axes |> Array.fold (fun (m: Tensor) a -> Tensor.gather a (Tensor.argExtreme true a m) m) x.Value
-        let finite = largest.ToArray() |> Array.map (fun v -> if Double.IsFinite v then v else 0.0)
-        let shift = constant (Tensor.cast x.DType (Tensor.WrapAs(DType.Float64, largest.Shape, finite)))
+        let shift = maxShift axes x
         let kept = add (logUnclamped (sum axes true (exp (subtract x shift)))) shift
         if keepDim then kept else reshape (reducedDims (x.Shape.ToArray()) axes false) kept
 
-    /// log softmax along axis: x − logsumexp(x), stable for logits of any size. PyTorch: <c>torch.log_softmax</c>.
+    /// log softmax along axis: (x − max) − log Σ e^(x − max), stable and accurate for logits of any
+    /// size (the maximum is never added back). PyTorch: <c>torch.log_softmax</c>.
     let logSoftmax (axis: int) (x: Node) : Node =
         let axis = normalizeAxis "log_softmax" (notNull "x" x).Shape.Rank axis
-        subtract x (logSumExp [| axis |] true x)
+        let shifted = subtract x (maxShift [| axis |] x)
+        subtract shifted (logUnclamped (sum [| axis |] true (exp shifted)))
 
     /// Softmax along axis: e^(x − logsumexp x), stable for logits of any size. PyTorch: <c>torch.softmax</c>.
     let softmax (axis: int) (x: Node) : Node =

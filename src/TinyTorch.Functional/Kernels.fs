@@ -132,7 +132,7 @@ module internal Kernels =
         | MapKernel.Log1p -> SpecialFunctions.log1p x
         | MapKernel.Expm1 -> SpecialFunctions.expm1 x
         // log(1 + e^x) = max(x, 0) + log1p(e^−|x|): never overflows, exact for large |x|.
-        | MapKernel.Softplus -> max x 0.0 + Double.LogP1(exp -(abs x))
+        | MapKernel.Softplus -> max x 0.0 + SpecialFunctions.log1p (exp -(abs x))
         | MapKernel.Erf -> SpecialFunctions.erf x
         | MapKernel.Sign -> if x > 0.0 then 1.0 elif x < 0.0 then -1.0 else 0.0
         | MapKernel.ClampMax upper -> if x > upper then upper else x

@@ -71,8 +71,26 @@ type Domain =
     | AwayFrom of kink: float * margin: float * radius: float
     /// Multiples of 2^−bits in [lo, hi]: exactly representable in float32, and so are x ± 2^−bits.
     | Dyadic of bits: int * lo: float * hi: float
+    /// offset + spacing·k + u for an integer k with the lattice point in [lo, hi] and |u| ≤ jitter.
+    /// Two lattices offset by half a spacing keep every pair of values at least
+    /// spacing/2 − 2·jitter apart (maximum/minimum operands, huber input and target).
+    | Lattice of spacing: float * offset: float * jitter: float * lo: float * hi: float
+    /// [lo, hi] minus the margin around each kink (clamp's two bounds): a uniformly chosen gap
+    /// between kinks, then uniform within it.
+    | Avoiding of kinks: float list * margin: float * lo: float * hi: float
+    /// A whole tensor at once: its n values are a random permutation of spacing·(k − (n − 1)/2),
+    /// k = 0 … n − 1, each moved by at most jitter, so any two values differ by at least
+    /// spacing − 2·jitter (a unique maximum and minimum along every axis, and a variance away from 0).
+    | Distinct of spacing: float * jitter: float
 
-/// Values of a domain.
+/// The allowed sub-intervals of an Avoiding domain.
+let private gaps (kinks: float list) (margin: float) (lo: float) (hi: float) : (float * float) list =
+    let cuts = kinks |> List.sort
+    let lows = lo :: (cuts |> List.map (fun k -> k + margin))
+    let highs = (cuts |> List.map (fun k -> k - margin)) @ [ hi ]
+    List.zip lows highs |> List.filter (fun (a, b) -> b > a)
+
+/// Values of a per-element domain (Distinct is a whole-tensor domain: see domainArrayGen).
 let domainGen (domain: Domain) : Gen<float> =
     match domain with
     | Interval(lo, hi) -> floatIn lo hi
@@ -80,6 +98,25 @@ let domainGen (domain: Domain) : Gen<float> =
     | Dyadic(bits, lo, hi) ->
         let scale = 2.0 ** float bits
         Gen.choose (int (ceil (lo * scale)), int (floor (hi * scale))) |> Gen.map (fun i -> float i / scale)
+    | Lattice(spacing, offset, jitter, lo, hi) ->
+        let first = int (ceil ((lo - offset) / spacing))
+        let last = int (floor ((hi - offset) / spacing))
+        Gen.map2 (fun k u -> offset + spacing * float k + u) (Gen.choose (first, last)) (floatIn -jitter jitter)
+    | Avoiding(kinks, margin, lo, hi) ->
+        // Each gap equally likely (not by length), so the short middle gap of a clamp is sampled often.
+        gaps kinks margin lo hi |> List.map (fun (a, b) -> floatIn a b) |> Gen.oneof
+    | Distinct _ -> invalidArg "domain" "Distinct describes a whole tensor; use domainArrayGen."
+
+/// n values of a domain: independent draws, or for Distinct a jittered permutation of a grid.
+let domainArrayGen (domain: Domain) (n: int) : Gen<float[]> =
+    match domain with
+    | Distinct(spacing, jitter) ->
+        gen {
+            let! order = Gen.shuffle [ 0 .. n - 1 ]
+            let! jitters = Gen.arrayOfLength n (floatIn -jitter jitter)
+            return Array.init n (fun i -> spacing * (float order[i] - float (n - 1) / 2.0) + jitters[i])
+        }
+    | _ -> Gen.arrayOfLength n (domainGen domain)
 
 /// Whether <paramref name="x"/> lies in the domain (used to test the generators themselves).
 let inDomain (domain: Domain) (x: float) : bool =
@@ -91,6 +128,25 @@ let inDomain (domain: Domain) (x: float) : bool =
     | Dyadic(bits, lo, hi) ->
         let scaled = x * 2.0 ** float bits
         lo <= x && x <= hi && scaled = Math.Round scaled && float (float32 x) = x
+    | Lattice(spacing, offset, jitter, lo, hi) ->
+        let k = Math.Round((x - offset) / spacing)
+        let point = offset + spacing * k
+        lo - 1e-12 <= point && point <= hi + 1e-12 && abs (x - point) <= jitter + 1e-12
+    | Avoiding(kinks, margin, lo, hi) ->
+        lo <= x && x <= hi && kinks |> List.forall (fun k -> abs (x - k) >= margin - 1e-12)
+    | Distinct(spacing, jitter) ->
+        // Per element: the grid of any size is unbounded, so only the magnitude is limited here;
+        // inDomainArray checks the pairwise separation.
+        Double.IsFinite x && abs x <= spacing * 64.0 + jitter
+
+/// Whether a whole tensor's values lie in the domain (for Distinct: pairwise separation too).
+let inDomainArray (domain: Domain) (xs: float[]) : bool =
+    Array.forall (inDomain domain) xs
+    && (match domain with
+        | Distinct(spacing, jitter) ->
+            let sorted = Array.sort xs
+            Seq.forall (fun i -> sorted[i + 1] - sorted[i] >= spacing - 2.0 * jitter - 1e-12) (seq { 0 .. xs.Length - 2 })
+        | _ -> true)
 
 /// A simple point of the domain, used by shrinkers (so every shrunk case stays valid).
 let canonical (domain: Domain) : float =
@@ -98,6 +154,20 @@ let canonical (domain: Domain) : float =
     | Interval(lo, hi) -> if lo <= 1.0 && 1.0 <= hi then 1.0 else lo
     | AwayFrom(kink, _, radius) -> kink + radius / 2.0
     | Dyadic(_, lo, hi) -> if lo <= 0.5 && 0.5 <= hi then 0.5 else lo
+    | Lattice(spacing, offset, _, lo, hi) ->
+        let k = Math.Round((0.5 * (lo + hi) - offset) / spacing)
+        offset + spacing * k
+    | Avoiding(kinks, margin, lo, hi) ->
+        let a, b = gaps kinks margin lo hi |> List.maxBy (fun (a, b) -> b - a)
+        0.5 * (a + b)
+    | Distinct _ -> 0.0
+
+/// A simple tensor of the domain, used by shrinkers: the canonical point repeated, or for
+/// Distinct the sorted grid (still pairwise separated).
+let canonicalArray (domain: Domain) (n: int) : float[] =
+    match domain with
+    | Distinct(spacing, _) -> Array.init n (fun i -> spacing * (float i - float (n - 1) / 2.0))
+    | _ -> Array.create n (canonical domain)
 
 /// A float64 tensor of the given dimensions.
 let tensorOf (dims: int[]) (values: float[]) : Tensor = Tensor.FromArray(values, dims)
