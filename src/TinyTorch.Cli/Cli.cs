@@ -23,7 +23,10 @@ public static class Cli
         {
             var command = parsed.CommandResult.Command;
             var name = command == root ? "" : command.Name + " ";
-            error.WriteLine($"tinytorch: {parsed.Errors[0].Message} (see 'tinytorch {name}--help')");
+            var message = parsed.UnmatchedTokens.Count > 0 && command == root
+                ? $"unknown command '{parsed.UnmatchedTokens[0]}'"
+                : parsed.Errors.FirstOrDefault(e => parsed.UnmatchedTokens.Any(e.Message.Contains))?.Message ?? parsed.Errors[0].Message;
+            error.WriteLine($"tinytorch: {OneLine(message)} (see 'tinytorch {name}--help')");
             return 2;
         }
         try
@@ -43,34 +46,33 @@ public static class Cli
     public static RootCommand Build(TextWriter output)
     {
         var data = new Option<string>("--data") { Description = "digits (embedded), idx:<folder> (MNIST-format files) or csv:<file> (last column the class)", DefaultValueFactory = _ => "digits" };
-        data.Validators.Add(r =>
+        data.Validators.Add(r => WhenParsed<string>(r, value =>
         {
-            var value = r.GetValueOrDefault<string>();
             if (value != "digits" && !value.StartsWith("idx:", StringComparison.Ordinal) && !value.StartsWith("csv:", StringComparison.Ordinal))
             {
                 r.AddError($"--data '{value}' is not digits, idx:<folder> or csv:<file>");
             }
-        });
+        }));
         var epochs = Positive(new Option<int>("--epochs") { Description = "passes over the training set", DefaultValueFactory = _ => 30 });
         var batchSize = Positive(new Option<int>("--batch-size") { Description = "samples per optimizer step", DefaultValueFactory = _ => 32 });
         var lr = new Option<double>("--lr") { Description = "learning rate (the start of a cosine schedule down to 0)", DefaultValueFactory = _ => 2e-3 };
-        lr.Validators.Add(r =>
+        lr.Validators.Add(r => WhenParsed<double>(r, value =>
         {
-            if (!(r.GetValueOrDefault<double>() > 0))
+            if (!(value > 0))
             {
                 r.AddError("--lr must be a positive number");
             }
-        });
+        }));
         var optimizer = new Option<string>("--optimizer") { Description = "sgd (momentum 0.9), adam or adamw", DefaultValueFactory = _ => "adam" };
         optimizer.AcceptOnlyFromAmong("sgd", "adam", "adamw");
         var hidden = new Option<string>("--hidden") { Description = "hidden layer widths, comma-separated", DefaultValueFactory = _ => "128,64" };
-        hidden.Validators.Add(r =>
+        hidden.Validators.Add(r => WhenParsed<string>(r, value =>
         {
-            if (ParseWidths(r.GetValueOrDefault<string>()) is null)
+            if (ParseWidths(value) is null)
             {
-                r.AddError($"--hidden '{r.GetValueOrDefault<string>()}' is not a comma-separated list of positive widths (e.g. 128,64)");
+                r.AddError($"--hidden '{value}' is not a comma-separated list of positive widths (e.g. 128,64)");
             }
-        });
+        }));
         var seed = new Option<int>("--seed") { Description = "seeds the weights, the shuffling and the split", DefaultValueFactory = _ => 0 };
         var outFolder = new Option<string>("--out") { Description = "folder for the weights and the plot", DefaultValueFactory = _ => "tinytorch-out" };
         var threads = Positive(new Option<int>("--threads") { Description = "worker threads (the kernels are single-threaded for now; accepted for forward compatibility)", DefaultValueFactory = _ => 1 });
@@ -96,15 +98,32 @@ public static class Cli
         return new RootCommand("tinytorch: automatic differentiation for .NET, from the TinyTorch course") { train, eval, regression, gradcheck };
     }
 
+    private static string OneLine(string message) => string.Join(' ', message.Split((char[])['\n', '\r', '\t'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+
+    /// <summary>Runs <paramref name="check"/> on the option's value when it parsed (a value that did not parse is already an error).</summary>
+    private static void WhenParsed<T>(OptionResult result, Action<T> check)
+    {
+        T value;
+        try
+        {
+            value = result.GetValueOrDefault<T>();
+        }
+        catch (InvalidOperationException)
+        {
+            return;
+        }
+        check(value);
+    }
+
     private static Option<int> Positive(Option<int> option)
     {
-        option.Validators.Add(r =>
+        option.Validators.Add(r => WhenParsed<int>(r, value =>
         {
-            if (r.GetValueOrDefault<int>() < 1)
+            if (value < 1)
             {
                 r.AddError($"{option.Name} must be at least 1");
             }
-        });
+        }));
         return option;
     }
 

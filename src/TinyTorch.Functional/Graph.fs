@@ -760,6 +760,30 @@ module Node =
         let dims = if a.Shape.Rank = 1 then Array.removeAt (dims.Length - (if b.Shape.Rank = 1 then 1 else 2)) dims else dims
         reshape dims product
 
+    /// x·weightᵀ + bias for a weight [out, in] and an optional bias [out] (null for none): a 2-D
+    /// input multiplies the stored weight with a transpose flag, so no transposed copy is made.
+    /// PyTorch: <c>torch.nn.functional.linear</c>.
+    let linear (x: Node) (weight: Node) (bias: Node) : Node =
+        let x, weight = notNull "x" x, notNull "weight" weight
+
+        if weight.Shape.Rank <> 2 || x.Shape.Rank = 0 || x.Shape[x.Shape.Rank - 1] <> weight.Shape[weight.Shape.Rank - 1] then
+            raise (ShapeMismatchException("linear", x.Shape, weight.Shape, -1, sprintf "linear: input %O does not fit weight %O: the weight must be [out_features, in_features] and the input's last dimension must equal in_features." x.Shape weight.Shape))
+
+        if not (isNull bias) && (bias.Shape.Rank <> 1 || bias.Shape[0] <> weight.Shape[0]) then
+            raise (ShapeMismatchException("linear", weight.Shape, bias.Shape, -1, sprintf "linear: bias %O does not fit weight %O: it must be [%d]." bias.Shape weight.Shape weight.Shape[0]))
+
+        Tensor.requireFloat "linear" x.Value
+        Tensor.requireFloat "linear" weight.Value
+
+        let product =
+            if x.Shape.Rank = 2 then
+                let dtype = Tensor.promote (x.Shape.Rank, x.DType) (weight.Shape.Rank, weight.DType)
+                apply (Op.MatMul(false, true)) [| cast dtype x; cast dtype weight |]
+            else
+                matmul x (transpose 0 1 weight)
+
+        if isNull bias then product else add product bias
+
     /// The outer product of two vectors: [m] ⊗ [n] → [m, n]. PyTorch: <c>torch.outer</c>.
     let outer (a: Node) (b: Node) : Node =
         let a, b = notNull "a" a, notNull "b" b

@@ -10,6 +10,11 @@ public static partial class Autograd
     /// <remarks>PyTorch: <c>torch.matmul</c>.</remarks>
     public static Variable MatMul(Variable a, Variable b) => Binary(NodeModule.matmul, a, b);
 
+    /// <summary>x·weightᵀ + bias, for a weight [out, in] and an optional bias [out]; no transposed copy of the weight is made.</summary>
+    /// <exception cref="ShapeMismatchException">The input's last dimension is not in_features, or the bias is not [out_features].</exception>
+    /// <remarks>PyTorch: <c>torch.nn.functional.linear</c>.</remarks>
+    public static Variable Linear(Variable x, Variable weight, Variable? bias = null) => Wrap(NodeModule.linear(NotNull(x).Node, NotNull(weight).Node, bias?.Node));
+
     /// <summary>The outer product of two vectors, [m] ⊗ [n] → [m, n].</summary>
     /// <remarks>PyTorch: <c>torch.outer</c>.</remarks>
     public static Variable Outer(Variable a, Variable b) => Binary(NodeModule.outer, a, b);

@@ -380,6 +380,8 @@ let private structureValid (rule: ShapeRule) (shapes: int[][]) (p: Params) =
     | TransposePair, Axes [| a; b |] -> one && rank >= 1 && inRange rank a && inRange rank b
     | MatMulShapes kind, NoParams -> shapes.Length = 2 && matmulValid kind shapes[0] shapes[1]
     | OuterVectors, NoParams -> shapes.Length = 2 && shapes |> Array.forall (fun s -> s.Length = 1)
+    | LinearShapes, NoParams ->
+        shapes.Length = 3 && shapes[1].Length = 2 && shapes[2] = [| shapes[1][0] |] && shapes[0].Length >= 1 && Array.last shapes[0] = shapes[1][1]
     | ConcatAlong, Axis a ->
         let r = shapes[0].Length
 
@@ -507,7 +509,7 @@ let testedBy (op: Op) : Coverage =
         InGraphOf [ Reshape; Flatten; Unsqueeze; SqueezeAxis; Squeeze; Select; Stack; MatMul VectorVector; Sum false; Nll(Reduction.None, true) ]
     | Op.Permute _ -> InGraphOf [ Permute; Transpose ]
     | Op.MatMul _ ->
-        InGraphOf [ MatMul VectorVector; MatMul VectorMatrix; MatMul MatrixVector; MatMul MatrixMatrix; MatMul Batched; MatMul VectorBatched; MatMul BatchedVector ]
+        InGraphOf [ MatMul VectorVector; MatMul VectorMatrix; MatMul MatrixVector; MatMul MatrixMatrix; MatMul Batched; MatMul VectorBatched; MatMul BatchedVector; Linear ]
     | Op.Concat _ -> InGraphOf [ Concat; Stack ]
     | Op.Slice _ -> InGraphOf [ Slice; Narrow; Select ]
     // No public constructor: reached as the recorded backward pass of slice.

@@ -89,6 +89,7 @@ type TestOp =
     | BroadcastTo
     | MatMul of MatMulKind
     | Outer
+    | Linear
     | Concat
     | Stack
     | Slice
@@ -200,6 +201,7 @@ let allOps: TestOp list =
       MatMul VectorBatched
       MatMul BatchedVector
       Outer
+      Linear
       Concat
       Stack
       Slice
@@ -292,6 +294,8 @@ type ShapeRule =
     | MatMulShapes of MatMulKind
     /// Two vectors.
     | OuterVectors
+    /// An input [n, in] (or [in], or [b, n, in]), a weight [out, in] and a bias [out].
+    | LinearShapes
     /// 2–3 inputs equal except along the axis.
     | ConcatAlong
     /// 2–3 inputs of one shape and an axis in [−(rank + 1), rank].
@@ -464,6 +468,7 @@ let spec (op: TestOp) : OpSpec =
     | BroadcastTo -> entry ExpandToTarget [ anyValue ] (fun p xs -> Node.broadcastTo (Shape.Of(targetOf p)) xs[0])
     | MatMul kind -> entry (MatMulShapes kind) [ anyValue; anyValue ] (fun _ xs -> Node.matmul xs[0] xs[1])
     | Outer -> entry OuterVectors [ anyValue; anyValue ] (fun _ xs -> Node.outer xs[0] xs[1])
+    | Linear -> entry LinearShapes [ anyValue; anyValue; anyValue ] (fun _ xs -> Node.linear xs[0] xs[1] xs[2])
     | Concat -> entry ConcatAlong [ anyValue ] (fun p xs -> Node.concat (axisOf p) xs)
     | Stack -> entry StackAlong [ anyValue ] (fun p xs -> Node.stack (axisOf p) xs)
     | Slice ->
@@ -758,6 +763,13 @@ let structureGen (rule: ShapeRule) : Gen<int[][] * Params> =
         }
     | MatMulShapes kind -> matmulShapesGen kind |> Gen.map (fun shapes -> shapes, NoParams)
     | OuterVectors -> Gen.map2 (fun m n -> [| [| m |]; [| n |] |], NoParams) (Gen.choose (1, 4)) (Gen.choose (1, 4))
+    | LinearShapes ->
+        gen {
+            let! inputs = Gen.choose (1, 4)
+            let! outputs = Gen.choose (1, 4)
+            let! leading = Gen.elements [ [||]; [| 3 |]; [| 2; 3 |] ]
+            return [| Array.append leading [| inputs |]; [| outputs; inputs |]; [| outputs |] |], NoParams
+        }
     | ConcatAlong ->
         gen {
             let! baseShape = shapeOfRank 1 3 4

@@ -52,7 +52,7 @@ public sealed class Linear : Module
     /// <exception cref="ShapeMismatchException">The input's last dimension is not <see cref="InFeatures"/>.</exception>
     /// <remarks>PyTorch: <c>torch.nn.functional.linear</c>.</remarks>
     public override Variable Forward(Variable input) =>
-        Bias is null ? Autograd.MatMul(input, Weight.Transpose()) : Autograd.MatMul(input, Weight.Transpose()) + Bias;
+        Autograd.Linear(input, Weight, Bias);
 
     /// <summary>For example <c>Linear(in_features=4, out_features=16, bias=True)</c>, as PyTorch prints it.</summary>
     /// <returns>The layer's description.</returns>
