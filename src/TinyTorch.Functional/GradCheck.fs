@@ -101,9 +101,9 @@ module GradCheck =
             let at value = evaluate f (Array.updateAt index (withElement x k value) inputs)
             (dot cotangent (at (xk + h)) - dot cotangent (at (xk - h))) / (2.0 * h))
 
-    /// Compares every element of the gradient of vᵀf (v = 1 for a scalar output, else random) with
-    /// central differences. Inputs are converted to float64. Returns the mismatches (empty: passed).
-    let compare (options: GradCheckOptions) (f: Node[] -> Node) (inputs: Tensor[]) : GradCheckMismatch list =
+    /// For every input element (input index, element index, analytic, numeric): the gradient of vᵀf
+    /// (v = 1 for a scalar output, else random) from reverse mode beside its central difference.
+    let private elementwise (options: GradCheckOptions) (f: Node[] -> Node) (inputs: Tensor[]) =
         let inputs, leaves, output = prepare f inputs
         let rng = Random(options.Seed)
         let v = if output.Shape.Size = 1 then Tensor.onesLike output.Value else random rng output.Shape
@@ -118,15 +118,19 @@ module GradCheck =
               let numeric = numericGradient options f inputs v i
 
               for k in 0 .. numeric.Length - 1 do
-                  let a = analytic.GetFlat k
+                  yield struct (i, k, analytic.GetFlat k, numeric[k]) ]
 
-                  if not (within options a numeric[k]) then
-                      { Check = "finite-difference"
-                        Input = i
-                        Element = k
-                        Analytic = a
-                        Reference = numeric[k]
-                        Bound = options.AbsoluteTolerance + options.RelativeTolerance * abs numeric[k] } ]
+    /// Compares every element of the gradient of vᵀf (v = 1 for a scalar output, else random) with
+    /// central differences. Inputs are converted to float64. Returns the mismatches (empty: passed).
+    let compare (options: GradCheckOptions) (f: Node[] -> Node) (inputs: Tensor[]) : GradCheckMismatch list =
+        [ for struct (i, k, a, n) in elementwise options f inputs do
+              if not (within options a n) then
+                  { Check = "finite-difference"
+                    Input = i
+                    Element = k
+                    Analytic = a
+                    Reference = n
+                    Bound = options.AbsoluteTolerance + options.RelativeTolerance * abs n } ]
 
     /// Random-direction mode (for large inputs): compares vᵀ·J·u from reverse mode with the central
     /// difference of vᵀf along u, for one random u and v. atol is scaled by ‖u‖·‖v‖.
@@ -190,13 +194,16 @@ module GradCheck =
                     Reference = forward
                     Bound = bound } ]
 
+    /// The mismatches of all three checks: finite differences, random direction, adjoint identity.
+    let compareAll (options: GradCheckOptions) (f: Node[] -> Node) (inputs: Tensor[]) : GradCheckMismatch list =
+        compare options f inputs @ compareDirection options f inputs @ compareAdjoint options f inputs
+
     /// Runs the finite-difference, random-direction and adjoint checks; true when all pass.
-    let check (options: GradCheckOptions) (f: Node[] -> Node) (inputs: Tensor[]) : bool =
-        List.isEmpty (compare options f inputs @ compareDirection options f inputs @ compareAdjoint options f inputs)
+    let check (options: GradCheckOptions) (f: Node[] -> Node) (inputs: Tensor[]) : bool = List.isEmpty (compareAll options f inputs)
 
     /// Runs all three checks and throws <see cref="GradientCheckException"/> listing every mismatch.
     let assertCorrect (options: GradCheckOptions) (f: Node[] -> Node) (inputs: Tensor[]) : unit =
-        match compare options f inputs @ compareDirection options f inputs @ compareAdjoint options f inputs with
+        match compareAll options f inputs with
         | [] -> ()
         | mismatches -> raise (GradientCheckException mismatches)
 
@@ -204,24 +211,9 @@ module GradCheck =
     /// differences (as <see cref="compare"/> computes them), for reports: (maxAbsolute, maxRelative),
     /// the relative error taken against max(|numeric|, 1e-12).
     let maxErrors (options: GradCheckOptions) (f: Node[] -> Node) (inputs: Tensor[]) : struct (float * float) =
-        let inputs, leaves, output = prepare f inputs
-        let rng = Random(options.Seed)
-        let v = if output.Shape.Size = 1 then Tensor.onesLike output.Value else random rng output.Shape
-        let grads = if output.RequiresGrad then Some(Reverse.gradientsFor v output) else None
-        let mutable worstAbsolute = 0.0
-        let mutable worstRelative = 0.0
-
-        for i in 0 .. inputs.Length - 1 do
-            let analytic =
-                match grads with
-                | Some g -> gradientOf g leaves[i]
-                | None -> Tensor.zerosLike inputs[i]
-
-            let numeric = numericGradient options f inputs v i
-
-            for k in 0 .. numeric.Length - 1 do
-                let difference = abs (analytic.GetFlat k - numeric[k])
-                worstAbsolute <- max worstAbsolute difference
-                worstRelative <- max worstRelative (difference / max (abs numeric[k]) 1e-12)
-
-        struct (worstAbsolute, worstRelative)
+        elementwise options f inputs
+        |> List.fold
+            (fun (struct (worstAbsolute, worstRelative)) (struct (_, _, a, n)) ->
+                let difference = abs (a - n)
+                struct (max worstAbsolute difference, max worstRelative (difference / max (abs n) 1e-12)))
+            (struct (0.0, 0.0))

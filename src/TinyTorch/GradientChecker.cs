@@ -21,7 +21,7 @@ public static class GradientChecker
         ArgumentNullException.ThrowIfNull(inputs);
         var o = options ?? GradCheckOptions.Default;
         var core = Core(f);
-        return [.. GradCheck.compare(o, core, inputs), .. GradCheck.compareDirection(o, core, inputs), .. GradCheck.compareAdjoint(o, core, inputs)];
+        return [.. GradCheck.compareAll(o, core, inputs)];
     }
 
     /// <summary>Runs all three checks with the default options and throws when any disagrees.</summary>
