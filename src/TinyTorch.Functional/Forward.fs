@@ -8,8 +8,9 @@ open TinyTorch
 [<RequireQualifiedAccess>]
 module Forward =
 
-    /// The tangent of <paramref name="root"/> when each leaf key in <paramref name="tangents"/> moves
-    /// along its tangent (leaves not listed stay fixed). With <paramref name="createGraph"/> the
+    /// The tangent of <paramref name="root"/> when each key in <paramref name="tangents"/> moves along
+    /// its tangent: a leaf's key, or any node of the graph itself (its tangent then replaces the one
+    /// its inputs would give); everything else not listed stays fixed. With <paramref name="createGraph"/> the
     /// computation is recorded and can be differentiated again. The result has the root's shape;
     /// zeros when no listed leaf reaches the root.
     let tangentWith (createGraph: bool) (tangents: seq<obj * Node>) (root: Node) : Node =
@@ -23,15 +24,14 @@ module Forward =
 
         for node in order do
             let tangent =
-                if node.IsLeaf then
-                    match given.TryGetValue node.Key with
-                    | true, t ->
-                        if not (t.Shape.Equals node.Shape) then
-                            raise (ArgumentException(sprintf "jvp: the tangent has shape %O but its leaf has shape %O; pass a tangent of the leaf's shape." t.Shape node.Shape, "tangents"))
+                match given.TryGetValue(if node.IsLeaf then node.Key else box node) with
+                | true, t ->
+                    if not (t.Shape.Equals node.Shape) then
+                        raise (ArgumentException(sprintf "jvp: the tangent has shape %O but its node has shape %O; pass a tangent of the node's shape." t.Shape node.Shape, "tangents"))
 
-                        Node.cast node.DType (if createGraph then t else Node.detach t)
-                    | _ -> null
-                else
+                    Node.cast node.DType (if createGraph then t else Node.detach t)
+                | _ when node.IsLeaf -> null
+                | _ ->
                     let inputs = node.InputArray
                     let inputTangents = Array.zeroCreate inputs.Length
                     let mutable any = false

@@ -72,6 +72,8 @@ type Op =
     | Gather of axis: int * index: Tensor
     /// The adjoint of Gather: values added into zeros of the given shape at the index.
     | ScatterAdd of axis: int * index: Tensor * shape: Shape
+    /// A user-defined primitive with rules of its own (see <see cref="CustomOp"/>).
+    | Custom of CustomOp
 
     /// The op's name as it appears in messages and graphs, e.g. <c>add</c>.
     member this.Name =
@@ -118,6 +120,29 @@ type Op =
         | Op.IndexAdd _ -> "index_add"
         | Op.Gather _ -> "gather"
         | Op.ScatterAdd _ -> "scatter_add"
+        | Op.Custom custom -> custom.Name
+
+/// A user-defined primitive op: its forward over tensors, its VJP and, optionally, its JVP, written
+/// exactly like the op table's rules (with the Node constructors, so they can be differentiated
+/// again). It then works in reverse mode, forward mode (when it has a JVP) and every transform.
+[<Sealed; AllowNullLiteral>]
+type CustomOp
+    (
+        name: string,
+        forward: Func<Tensor[], Tensor>,
+        vjp: Func<Node[], Node, Node, Node[]>,
+        jvp: Func<Node[], Node, Node[], Node>
+    ) =
+    /// The op's name in messages and graphs.
+    member _.Name = name
+    /// Computes the output value from the input values.
+    member _.Forward = forward
+    /// (inputs, output, output cotangent) → one cotangent per input (null: none).
+    member _.Vjp = vjp
+    /// (inputs, output, input tangents (null: zero)) → output tangent; null when the op has no forward-mode rule.
+    member _.Jvp = jvp
+    /// The name.
+    override _.ToString() = name
 
 /// An immutable node of an expression graph: its op, its inputs and its value, computed when the
 /// node is built. Nodes have reference identity.
@@ -453,6 +478,15 @@ module OpTable =
             { Forward = fun v -> Tensor.gather axis index v[0]
               Vjp = fun x _ g -> [| Node.apply (Op.ScatterAdd(axis, index, x[0].Shape)) [| g |] |]
               Jvp = fun _ _ t -> lift (fun t -> Node.apply (Op.Gather(axis, index)) [| t |]) t[0] }
+        | Op.Custom custom ->
+            { Forward = fun v -> custom.Forward.Invoke v
+              Vjp = fun x y g -> custom.Vjp.Invoke(x, y, g)
+              Jvp =
+                fun x y t ->
+                    if isNull custom.Jvp then
+                        raise (NotSupportedException(sprintf "custom op %s has no JVP, so forward mode cannot pass through it; give it one." custom.Name))
+
+                    custom.Jvp.Invoke(x, y, t) }
         | Op.ScatterAdd(axis, index, shape) ->
             { Forward = fun v -> Tensor.scatterAdd axis index shape v[0]
               Vjp = fun _ _ g -> [| Node.apply (Op.Gather(axis, index)) [| g |] |]
@@ -494,6 +528,7 @@ module Node =
             requiresGrad <- requiresGrad || inputs[i].RequiresGrad
 
         let value = (OpTable.rule op).Forward values
+        if Anomaly.isActive () then Anomaly.checkForward op.Name values value
         if requiresGrad then Node(op, inputs, value, true, null) else constant value
 
     /// A 0-d constant holding <paramref name="value"/> in the dtype of <paramref name="like"/>.
@@ -783,6 +818,12 @@ module Node =
                 matmul x (transpose 0 1 weight)
 
         if isNull bias then product else add product bias
+
+    /// Applies a user-defined op to its inputs (values computed now, recorded when an input requires grad).
+    let custom (op: CustomOp) (inputs: Node[]) : Node =
+        let op, inputs = notNull "op" op, notNull "inputs" inputs
+        inputs |> Array.iteri (fun i x -> Tensor.requireFloat op.Name (notNull (sprintf "inputs[%d]" i) x).Value)
+        apply (Op.Custom op) inputs
 
     /// The outer product of two vectors: [m] ⊗ [n] → [m, n]. PyTorch: <c>torch.outer</c>.
     let outer (a: Node) (b: Node) : Node =

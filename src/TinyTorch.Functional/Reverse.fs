@@ -63,6 +63,21 @@ module Reverse =
 
         order
 
+    /// The ops from <paramref name="root"/> down to <paramref name="target"/>, e.g. <c>sum_all → multiply → log</c>.
+    let private pathTo (root: Node) (target: Node) : string =
+        let parent = Dictionary<Node, Node>(NodeComparer.Instance)
+        let pending = Queue<Node>([ root ])
+        parent[root] <- null
+
+        while pending.Count > 0 && not (parent.ContainsKey target) do
+            let node = pending.Dequeue()
+
+            for input in node.InputArray do
+                if parent.TryAdd(input, node) then pending.Enqueue input
+
+        let rec up (node: Node) acc = if isNull node then acc else up parent[node] (node.Op.Name :: acc)
+        if parent.ContainsKey target then up target [] |> String.concat " → " else target.Op.Name
+
     let private checkSeed (root: Node) (seed: Node) =
         if not (seed.Shape.Equals root.Shape) then
             raise (ArgumentException(sprintf "gradient has shape %O but the output has shape %O; pass a gradient of shape %O." seed.Shape root.Shape root.Shape, "gradient"))
@@ -70,13 +85,12 @@ module Reverse =
         if not root.RequiresGrad then
             raise (InvalidOperationException("backward: the output does not depend on any leaf that requires grad, so there is nothing to differentiate. Create inputs with requiresGrad = true."))
 
-    /// Gradients of <paramref name="root"/> with respect to every leaf it depends on, given the
-    /// cotangent <paramref name="seed"/> (same shape as the root). Each node's VJP runs once and
-    /// contributions are summed; a leaf reached with no contribution gets zeros. With
-    /// <paramref name="createGraph"/> the backward pass is itself recorded, so the gradients can
-    /// be differentiated again; otherwise the results are constants. Throws before computing
-    /// anything when the seed's shape differs from the root's.
-    let gradientsWith (createGraph: bool) (seed: Node) (root: Node) : Gradients =
+    /// The reverse walk itself: every node that requires grad and is reachable from
+    /// <paramref name="root"/>, outputs before inputs; each VJP runs once and contributions are summed.
+    /// <paramref name="visit"/> sees each node with its complete cotangent (null when nothing reached
+    /// it) and returns the cotangent to pass on to its inputs (a hook may transform it; null stops it).
+    /// With <paramref name="createGraph"/> the pass is recorded, so its results can be differentiated.
+    let walk (createGraph: bool) (seed: Node) (root: Node) (visit: Node -> Node -> Node) : unit =
         checkSeed (notNull "root" root) (notNull "seed" seed)
         let seed = Node.cast root.DType (if createGraph then seed else Node.detach seed)
         let order = topologicalOrder root
@@ -87,20 +101,13 @@ module Reverse =
 
         let cotangents: Node[] = Array.zeroCreate order.Count
         cotangents[order.Count - 1] <- seed
-        let byKey = Dictionary<obj, Node>(ReferenceEqualityComparer.Instance)
 
         for i in order.Count - 1 .. -1 .. 0 do
             let node = order[i]
-            let cotangent = cotangents[i]
+            let cotangent = visit node cotangents[i]
             cotangents[i] <- null // released as soon as it is used: memory stays bounded on long chains
 
-            if node.IsLeaf then
-                let g = if isNull cotangent then Node.constant (Tensor.zerosLike node.Value) else cotangent
-
-                match byKey.TryGetValue node.Key with
-                | true, previous -> byKey[node.Key] <- Node.add previous g
-                | _ -> byKey[node.Key] <- g
-            elif not (isNull cotangent) then
+            if not node.IsLeaf && not (isNull cotangent) then
                 let inputs = if createGraph then node.InputArray else Array.map Node.detach node.InputArray
                 let output = if createGraph then node else Node.detach node
                 let contributions = (OpTable.rule node.Op).Vjp inputs output cotangent
@@ -110,10 +117,50 @@ module Reverse =
                     let c = contributions[j]
 
                     if input.RequiresGrad && not (isNull c) then
+                        if Anomaly.isActive () then
+                            Anomaly.checkBackward node.Op.Name j (node.InputArray |> Array.map (fun n -> n.Value)) c.Value (fun () -> pathTo root node)
+
                         let k = position[input]
                         cotangents[k] <- if isNull cotangents[k] then c else Node.add cotangents[k] c
 
+    /// Gradients of <paramref name="root"/> with respect to every leaf it depends on, given the
+    /// cotangent <paramref name="seed"/> (same shape as the root). Each node's VJP runs once and
+    /// contributions are summed; a leaf reached with no contribution gets zeros. With
+    /// <paramref name="createGraph"/> the backward pass is itself recorded, so the gradients can
+    /// be differentiated again; otherwise the results are constants. Throws before computing
+    /// anything when the seed's shape differs from the root's.
+    let gradientsWith (createGraph: bool) (seed: Node) (root: Node) : Gradients =
+        let byKey = Dictionary<obj, Node>(ReferenceEqualityComparer.Instance)
+
+        walk createGraph seed root (fun node cotangent ->
+            if node.IsLeaf then
+                let g = if isNull cotangent then Node.constant (Tensor.zerosLike node.Value) else cotangent
+
+                match byKey.TryGetValue node.Key with
+                | true, previous -> byKey[node.Key] <- Node.add previous g
+                | _ -> byKey[node.Key] <- g
+
+            cotangent)
+
         Gradients(byKey)
+
+    /// Gradients of <paramref name="root"/> with respect to arbitrary nodes of its graph (leaves or
+    /// intermediate results), in the order given: each is the complete cotangent that reaches that
+    /// node; zeros for a node the root does not depend on. PyTorch: <c>torch.autograd.grad(outputs, inputs)</c>.
+    let gradientsWrt (createGraph: bool) (seed: Node) (root: Node) (wrt: Node[]) : Node[] =
+        let wrt = notNull "wrt" wrt
+        let found = Dictionary<Node, Node>(NodeComparer.Instance)
+
+        for w in wrt do
+            found[notNull "wrt" w] <- null
+
+        walk createGraph seed root (fun node cotangent ->
+            if found.ContainsKey node then
+                found[node] <- if isNull found[node] then cotangent else found[node]
+
+            cotangent)
+
+        wrt |> Array.map (fun w -> match found[w] with null -> Node.constant (Tensor.zerosLike w.Value) | g -> g)
 
     /// First-order gradients of <paramref name="root"/> for the cotangent <paramref name="seed"/>.
     let gradientsFor (seed: Tensor) (root: Node) : Gradients = gradientsWith false (Node.constant seed) root
