@@ -95,7 +95,7 @@ public static class Cli
         var gradcheck = new Command("gradcheck", "check every op's gradient against finite differences and print a table");
         gradcheck.SetAction(_ => GradCheckCommand.Run(output));
 
-        return new RootCommand("tinytorch: automatic differentiation for .NET, from the TinyTorch course") { train, eval, regression, gradcheck };
+        return new RootCommand("tinytorch: automatic differentiation for .NET, from the TinyTorch course") { train, eval, regression, gradcheck, GraphCommand.Create(output) };
     }
 
     private static string OneLine(string message) => string.Join(' ', message.Split((char[])['\n', '\r', '\t'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));

@@ -23,6 +23,7 @@ open TinyTorch
 module Anomaly =
     let private openScopes = ref 0
     let private depth = AsyncLocal<int>()
+    let private insidePass = AsyncLocal<int>()
 
     /// True inside an anomaly-detection scope on this flow of execution.
     let isActive () = Volatile.Read(&openScopes.contents) > 0 && depth.Value > 0
@@ -53,9 +54,22 @@ module Anomaly =
             let span = if numbers.Length = 0 then "" else sprintf "[%g, %g]" (Array.min numbers) (Array.max numbers)
             if nan > 0 then sprintf "%s%s%d NaN" span (if span = "" then "" else " and ") nan else span
 
+    /// Runs a backward (or tangent) pass: the nodes its rules build are checked by the pass itself,
+    /// which can name the rule's op and the path, so the forward check stays quiet meanwhile.
+    let duringPass (pass: unit -> 'T) : 'T =
+        if not (isActive ()) then pass ()
+        else
+            let previous = insidePass.Value
+            insidePass.Value <- previous + 1
+
+            try
+                pass ()
+            finally
+                insidePass.Value <- previous
+
     /// Throws when <paramref name="value"/> (the output of <paramref name="operation"/>) is not finite.
     let checkForward (operation: string) (inputs: Tensor[]) (value: Tensor) =
-        if not (isFinite value) then
+        if insidePass.Value = 0 && not (isFinite value) then
             let ranges = inputs |> Array.mapi (fun i t -> sprintf "input %d %O in %s" i t.Shape (range t)) |> String.concat ", "
             raise (NonFiniteGradientException(sprintf "Anomaly detection: the forward pass of %s produced a non-finite value (output in %s; %s)." operation (range value) ranges, operation, "forward"))
 

@@ -22,32 +22,33 @@ module Forward =
         let order = Reverse.topologicalOrder (notNull "root" root)
         let tangentOf = Dictionary<Node, Node>(order.Count, NodeComparer.Instance)
 
-        for node in order do
-            let tangent =
-                match given.TryGetValue(if node.IsLeaf then node.Key else box node) with
-                | true, t ->
-                    if not (t.Shape.Equals node.Shape) then
-                        raise (ArgumentException(sprintf "jvp: the tangent has shape %O but its node has shape %O; pass a tangent of the node's shape." t.Shape node.Shape, "tangents"))
+        Anomaly.duringPass (fun () ->
+          for node in order do
+              let tangent =
+                  match given.TryGetValue(if node.IsLeaf then node.Key else box node) with
+                  | true, t ->
+                      if not (t.Shape.Equals node.Shape) then
+                          raise (ArgumentException(sprintf "jvp: the tangent has shape %O but its node has shape %O; pass a tangent of the node's shape." t.Shape node.Shape, "tangents"))
 
-                    Node.cast node.DType (if createGraph then t else Node.detach t)
-                | _ when node.IsLeaf -> null
-                | _ ->
-                    let inputs = node.InputArray
-                    let inputTangents = Array.zeroCreate inputs.Length
-                    let mutable any = false
+                      Node.cast node.DType (if createGraph then t else Node.detach t)
+                  | _ when node.IsLeaf -> null
+                  | _ ->
+                      let inputs = node.InputArray
+                      let inputTangents = Array.zeroCreate inputs.Length
+                      let mutable any = false
 
-                    for j in 0 .. inputs.Length - 1 do
-                        match tangentOf.TryGetValue inputs[j] with
-                        | true, t when not (isNull t) ->
-                            inputTangents[j] <- t
-                            any <- true
-                        | _ -> ()
+                      for j in 0 .. inputs.Length - 1 do
+                          match tangentOf.TryGetValue inputs[j] with
+                          | true, t when not (isNull t) ->
+                              inputTangents[j] <- t
+                              any <- true
+                          | _ -> ()
 
-                    if not any then null
-                    elif createGraph then (OpTable.rule node.Op).Jvp inputs node inputTangents
-                    else (OpTable.rule node.Op).Jvp (Array.map Node.detach inputs) (Node.detach node) inputTangents
+                      if not any then null
+                      elif createGraph then (OpTable.rule node.Op).Jvp inputs node inputTangents
+                      else (OpTable.rule node.Op).Jvp (Array.map Node.detach inputs) (Node.detach node) inputTangents
 
-            if not (isNull tangent) then tangentOf[node] <- tangent
+              if not (isNull tangent) then tangentOf[node] <- tangent)
 
         match tangentOf.TryGetValue root with
         | true, t -> t

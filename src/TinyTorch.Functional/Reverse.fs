@@ -102,26 +102,27 @@ module Reverse =
         let cotangents: Node[] = Array.zeroCreate order.Count
         cotangents[order.Count - 1] <- seed
 
-        for i in order.Count - 1 .. -1 .. 0 do
-            let node = order[i]
-            let cotangent = visit node cotangents[i]
-            cotangents[i] <- null // released as soon as it is used: memory stays bounded on long chains
+        Anomaly.duringPass (fun () ->
+          for i in order.Count - 1 .. -1 .. 0 do
+              let node = order[i]
+              let cotangent = visit node cotangents[i]
+              cotangents[i] <- null // released as soon as it is used: memory stays bounded on long chains
 
-            if not node.IsLeaf && not (isNull cotangent) then
-                let inputs = if createGraph then node.InputArray else Array.map Node.detach node.InputArray
-                let output = if createGraph then node else Node.detach node
-                let contributions = (OpTable.rule node.Op).Vjp inputs output cotangent
+              if not node.IsLeaf && not (isNull cotangent) then
+                  let inputs = if createGraph then node.InputArray else Array.map Node.detach node.InputArray
+                  let output = if createGraph then node else Node.detach node
+                  let contributions = (OpTable.rule node.Op).Vjp inputs output cotangent
 
-                for j in 0 .. inputs.Length - 1 do
-                    let input = node.InputArray[j]
-                    let c = contributions[j]
+                  for j in 0 .. inputs.Length - 1 do
+                      let input = node.InputArray[j]
+                      let c = contributions[j]
 
-                    if input.RequiresGrad && not (isNull c) then
-                        if Anomaly.isActive () then
-                            Anomaly.checkBackward node.Op.Name j (node.InputArray |> Array.map (fun n -> n.Value)) c.Value (fun () -> pathTo root node)
+                      if input.RequiresGrad && not (isNull c) then
+                          if Anomaly.isActive () then
+                              Anomaly.checkBackward node.Op.Name j (node.InputArray |> Array.map (fun n -> n.Value)) c.Value (fun () -> pathTo root node)
 
-                        let k = position[input]
-                        cotangents[k] <- if isNull cotangents[k] then c else Node.add cotangents[k] c
+                          let k = position[input]
+                          cotangents[k] <- if isNull cotangents[k] then c else Node.add cotangents[k] c)
 
     /// Gradients of <paramref name="root"/> with respect to every leaf it depends on, given the
     /// cotangent <paramref name="seed"/> (same shape as the root). Each node's VJP runs once and

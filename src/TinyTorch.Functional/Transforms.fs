@@ -12,9 +12,11 @@ open TinyTorch
 module Transforms =
 
     /// A fresh differentiable input for each point: a constant becomes a leaf; a node that already
-    /// requires grad (an outer transform's variable) is used as it is, so the outer transform can
-    /// differentiate through this one.
-    let private asInput (x: Node) = if (notNull "x" x).RequiresGrad then x else Node.leaf x.Value
+    /// requires grad (an outer transform's variable) gets an identity node of this transform's own,
+    /// so this transform sees only its own uses of the point while the outer transform can still
+    /// differentiate through it (no perturbation confusion even when the outer variable is the point).
+    let private asInput (x: Node) =
+        if (notNull "x" x).RequiresGrad then Node.apply (Op.Reshape x.Shape) [| x |] else Node.leaf x.Value
 
     /// Whether this transform's result must stay differentiable: true when the output's graph reaches
     /// any leaf other than the ones this transform created (an outer transform's variable, passed in
@@ -131,12 +133,11 @@ module Transforms =
 
     /// The Jacobian by forward mode, one tangent per input element (JAX's <c>jacfwd</c>); same shape as <see cref="jacrev"/>.
     let jacfwd (f: Node -> Node) (x: Node) : Node =
-        let input = asInput x
-        let columns = basis input |> Array.map (fun e -> snd (jvp f input e))
-        let y = f input
+        let results = basis (notNull "x" x) |> Array.map (fun e -> jvp f x e)
+        let y = if results.Length > 0 then fst results[0] else f x
         let stacked =
-            if columns.Length = 0 then Node.constant (Tensor.Zeros(Shape.Of(y.Shape.Size, 0), y.DType))
-            else Node.stack -1 (columns |> Array.map (Node.reshape [| -1 |]))
+            if results.Length = 0 then Node.constant (Tensor.Zeros(Shape.Of(y.Shape.Size, 0), y.DType))
+            else Node.stack -1 (results |> Array.map (fun (_, column) -> Node.reshape [| -1 |] column))
         Node.reshape (Array.append (y.Shape.ToArray()) (x.Shape.ToArray())) stacked
 
     /// The Jacobian (reverse mode).

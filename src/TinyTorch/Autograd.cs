@@ -76,7 +76,15 @@ public static partial class Autograd
         var (clipped, norm) = TensorModule.clipByGlobalNorm(maxNorm, withGrad.Select(v => v.Grad!.Data).ToArray());
         for (var i = 0; i < withGrad.Length; i++)
         {
-            withGrad[i].Grad!.Data = clipped[i];
+            // A gradient kept differentiable (Backward(createGraph: true)) is an op result: replace it.
+            if (withGrad[i].Grad!.IsLeaf)
+            {
+                withGrad[i].Grad!.Data = clipped[i];
+            }
+            else
+            {
+                withGrad[i].Grad = new Variable(clipped[i], requiresGrad: false);
+            }
         }
         return norm;
     }
@@ -141,16 +149,6 @@ public static partial class Autograd
         foreach (var v in Distinct(variables))
         {
             v.ZeroGrad();
-        }
-    }
-
-    /// <summary>Adds a backward pass's gradients into the leaves' <see cref="Variable.Grad"/>, all computed before any is stored.</summary>
-    internal static void Accumulate(Gradients gradients)
-    {
-        var updates = gradients.Keys.OfType<Variable>().Select(v => (v, grad: v.AccumulatedGrad(gradients[v].Value))).ToArray();
-        foreach (var (v, grad) in updates)
-        {
-            v.Grad = grad;
         }
     }
 

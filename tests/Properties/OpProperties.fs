@@ -520,6 +520,8 @@ let testedBy (op: Op) : Coverage =
     | Op.Gather _ -> InGraphOf [ Gather; MaxAlong true; MinAlong false; Nll(Reduction.Mean, false); CrossEntropy(Reduction.None, false, 0.2) ]
     // No public constructor: reached as the recorded backward pass of gather.
     | Op.ScatterAdd _ -> InGraphOf [ GatherBackward ]
+    // A user-defined op: the test-side cube (Ops.cubeOp) goes through every property.
+    | Op.Custom _ -> InGraphOf [ CustomCube ]
 
 /// One value of every engine Op case.
 let private sampleOps: Op list =
@@ -566,7 +568,8 @@ let private sampleOps: Op list =
       Op.IndexSelect(0, index)
       Op.IndexAdd(0, index, 2)
       Op.Gather(0, index)
-      Op.ScatterAdd(0, index, Shape.Of 2) ]
+      Op.ScatterAdd(0, index, Shape.Of 2)
+      Op.Custom cubeOp ]
 
 /// The first 40 generated cases of a test op, from a fixed seed (the same every run).
 let private exampleCases (op: TestOp) : OpCase[] =

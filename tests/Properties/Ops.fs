@@ -123,6 +123,19 @@ type TestOp =
     | BinaryCrossEntropyWithLogits of Reduction
     | Nll of reduction: Reduction * weighted: bool
     | CrossEntropy of reduction: Reduction * weighted: bool * labelSmoothing: float
+    // ---- user-defined ----
+    /// x ↦ x³ as a user-defined op (Node.custom with <see cref="cubeOp"/>): the engine's Op.Custom.
+    | CustomCube
+
+/// x ↦ x³ as a user-defined op: forward on tensors, VJP 3x²·g and JVP 3x²·t written with Node
+/// ops (so they can be differentiated again). Covers the engine's Op.Custom in every property.
+let cubeOp: CustomOp =
+    CustomOp(
+        "test_cube",
+        Func<Tensor[], Tensor>(fun v -> v[0] * v[0] * v[0]),
+        Func<Node[], Node, Node, Node[]>(fun x _ g -> [| g * (Node.square x[0] * 3.0) |]),
+        Func<Node[], Node, Node[], Node>(fun x _ t -> if isNull t[0] then null else t[0] * (Node.square x[0] * 3.0))
+    )
 
 let private reductions = [ Reduction.Mean; Reduction.Sum; Reduction.None ]
 
@@ -233,7 +246,8 @@ let allOps: TestOp list =
       LogSumExp true
       LogSumExp false
       LogSoftmax
-      Softmax ]
+      Softmax
+      CustomCube ]
     @ [ for r in reductions do
             Mse r
             BinaryCrossEntropyWithLogits r
@@ -544,6 +558,8 @@ let spec (op: TestOp) : OpSpec =
         entry (Classification weighted) [ anyValue ] (fun p xs ->
             let labels, weights = labelsOf p
             Loss.crossEntropy reduction weights smoothing xs[0] labels)
+    // ---- user-defined ----
+    | CustomCube -> unary anyValue (fun x -> Node.custom cubeOp [| x |])
 
 /// One generated instance of an op: input shapes and values, parameters, and a seed for the random
 /// cotangents, directions and (where a check needs them) dtypes.
