@@ -8,27 +8,8 @@ open TinyTorch
 [<RequireQualifiedAccess>]
 module Dot =
 
-    /// Every node reachable from <paramref name="root"/>, constants included, each after its inputs
-    /// (an explicit stack, no recursion, so a million-node chain works); the root comes last.
-    let private allNodes (root: Node) : List<Node> =
-        let order = List<Node>()
-        let visited = HashSet<Node>(NodeComparer.Instance)
-        let stack = Stack<struct (Node * int)>()
-        visited.Add root |> ignore
-        stack.Push(struct (root, 0))
-
-        while stack.Count > 0 do
-            let struct (node, next) = stack.Pop()
-            let inputs = node.InputArray
-
-            if next < inputs.Length then
-                stack.Push(struct (node, next + 1))
-                let input = inputs[next]
-                if visited.Add input then stack.Push(struct (input, 0))
-            else
-                order.Add node
-
-        order
+    /// Every node reachable from <paramref name="root"/>, constants included, each after its inputs.
+    let private allNodes (root: Node) = Reverse.reachable (fun _ -> true) root
 
     /// A DOT string literal: backslashes and quotes escaped, line breaks written as DOT's <c>\n</c>.
     let private quote (text: string) =

@@ -37,31 +37,35 @@ type Gradients internal (byKey: Dictionary<obj, Node>) =
 [<RequireQualifiedAccess>]
 module Reverse =
 
-    /// The nodes that require grad and are reachable from <paramref name="root"/>, every node after
-    /// its inputs (an explicit stack, no recursion), with each node's position in that order.
-    let topologicalOrder (root: Node) : IReadOnlyList<Node> =
+    /// The nodes reachable from <paramref name="root"/> through inputs that <paramref name="follow"/>
+    /// accepts, every node after its inputs and the root last (an explicit stack, no recursion, so a
+    /// million-node chain works).
+    let reachable (follow: Node -> bool) (root: Node) : IReadOnlyList<Node> =
         let order = List<Node>()
+        let visited = HashSet<Node>(NodeComparer.Instance)
+        let stack = Stack<struct (Node * int)>()
+        visited.Add(notNull "root" root) |> ignore
+        stack.Push(struct (root, 0))
 
-        if (notNull "root" root).RequiresGrad then
-            let visited = HashSet<Node>(NodeComparer.Instance)
-            let stack = Stack<struct (Node * int)>()
-            visited.Add root |> ignore
-            stack.Push(struct (root, 0))
+        while stack.Count > 0 do
+            let struct (node, next) = stack.Pop()
+            let inputs = node.InputArray
 
-            while stack.Count > 0 do
-                let struct (node, next) = stack.Pop()
-                let inputs = node.InputArray
+            if next < inputs.Length then
+                stack.Push(struct (node, next + 1))
+                let input = inputs[next]
 
-                if next < inputs.Length then
-                    stack.Push(struct (node, next + 1))
-                    let input = inputs[next]
-
-                    if input.RequiresGrad && visited.Add input then
-                        stack.Push(struct (input, 0))
-                else
-                    order.Add node
+                if follow input && visited.Add input then
+                    stack.Push(struct (input, 0))
+            else
+                order.Add node
 
         order
+
+    /// The nodes that require grad and are reachable from <paramref name="root"/>, every node after
+    /// its inputs (empty when the root itself needs no gradient).
+    let topologicalOrder (root: Node) : IReadOnlyList<Node> =
+        if (notNull "root" root).RequiresGrad then reachable (fun n -> n.RequiresGrad) root else List<Node>()
 
     /// The ops from <paramref name="root"/> down to <paramref name="target"/>, e.g. <c>sum_all → multiply → log</c>.
     let private pathTo (root: Node) (target: Node) : string =
