@@ -285,33 +285,38 @@ module internal Kernels =
 
         strides
 
-    /// Calls <c>row bigOffset smallOffset</c> for each last-axis row of <c>big</c>; the small
-    /// offset follows the broadcast strides, so the whole walk is one odometer, no division.
-    let private forEachRow (small: int[]) (big: int[]) (row: int -> int -> unit) =
-        let n = big.Length
-        let size = Array.fold (*) 1 big
+    /// Calls <c>row rowOffset otherOffset</c> for each last-axis row of a row-major array of shape
+    /// <paramref name="dims"/>; the other offset advances by <paramref name="strides"/> (per dimension),
+    /// so the whole walk is one odometer, no division.
+    let private forEachRowStrided (dims: int[]) (strides: int[]) (row: int -> int -> unit) =
+        let n = dims.Length
+        let size = Array.fold (*) 1 dims
 
         if size > 0 then
-            let strides = broadcastStrides small big
-            let inner = if n = 0 then 1 else big[n - 1]
+            let inner = if n = 0 then 1 else dims[n - 1]
             let index = Array.zeroCreate n
-            let mutable smallOffset = 0
+            let mutable otherOffset = 0
 
             for o in 0 .. size / inner - 1 do
-                row (o * inner) smallOffset
+                row (o * inner) otherOffset
                 let mutable d = n - 2
                 let mutable carry = true
 
                 while carry && d >= 0 do
                     index[d] <- index[d] + 1
-                    smallOffset <- smallOffset + strides[d]
+                    otherOffset <- otherOffset + strides[d]
 
-                    if index[d] = big[d] then
-                        smallOffset <- smallOffset - strides[d] * big[d]
+                    if index[d] = dims[d] then
+                        otherOffset <- otherOffset - strides[d] * dims[d]
                         index[d] <- 0
                         d <- d - 1
                     else
                         carry <- false
+
+    /// Calls <c>row bigOffset smallOffset</c> for each last-axis row of <c>big</c>, the small offset
+    /// following the broadcast strides.
+    let private forEachRow (small: int[]) (big: int[]) (row: int -> int -> unit) =
+        forEachRowStrided big (broadcastStrides small big) row
 
     /// Whether the last axis of <c>small</c> is broadcast inside <c>big</c> (so a row maps to one element).
     let private lastAxisBroadcast (small: int[]) (big: int[]) =
@@ -388,7 +393,9 @@ module internal Kernels =
         let n = dims.Length
         let dst = Array.zeroCreate<'T> src.Length
 
-        if src.Length > 0 && n > 0 then
+        if n = 0 then
+            Array.blit src 0 dst 0 src.Length
+        else
             let srcStrides = Array.zeroCreate n
             let mutable s = 1
 
@@ -398,32 +405,11 @@ module internal Kernels =
 
             let outDims = perm |> Array.map (fun p -> dims[p])
             let stride = perm |> Array.map (fun p -> srcStrides[p])
-            let inner = outDims[n - 1]
-            let innerStride = stride[n - 1]
-            let index = Array.zeroCreate n
-            let mutable srcOffset = 0
+            let inner, innerStride = outDims[n - 1], stride[n - 1]
 
-            for o in 0 .. src.Length / inner - 1 do
-                let baseOut = o * inner
-
+            forEachRowStrided outDims stride (fun dstOffset srcOffset ->
                 for j in 0 .. inner - 1 do
-                    dst[baseOut + j] <- src[srcOffset + j * innerStride]
-
-                let mutable d = n - 2
-                let mutable carry = true
-
-                while carry && d >= 0 do
-                    index[d] <- index[d] + 1
-                    srcOffset <- srcOffset + stride[d]
-
-                    if index[d] = outDims[d] then
-                        srcOffset <- srcOffset - stride[d] * outDims[d]
-                        index[d] <- 0
-                        d <- d - 1
-                    else
-                        carry <- false
-        elif src.Length > 0 then
-            dst[0] <- src[0]
+                    dst[dstOffset + j] <- src[srcOffset + j * innerStride])
 
         dst
 
