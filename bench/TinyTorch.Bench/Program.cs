@@ -188,6 +188,24 @@ void W3()
     Report("W3", "fwd_us", f, 1e6); Report("W3", "bwd_us", bk, 1e6);
 }
 
+// Runs 5 warm-up steps and then `steps` timed ones; returns the timed durations and the first and last loss.
+static (List<double> Times, double FirstLoss, double LastLoss) TrainSteps(int steps, Func<Variable> step)
+{
+    double firstLoss = 0, lastLoss = 0;
+    var times = new List<double>();
+    for (int s = 0; s < steps + 5; s++)
+    {
+        long t0 = Stopwatch.GetTimestamp();
+        var loss = step();
+        long t1 = Stopwatch.GetTimestamp();
+        double lv = loss.Item();
+        if (s == 0) firstLoss = lv;
+        lastLoss = lv;
+        if (s >= 5) times.Add((t1 - t0) / (double)Stopwatch.Frequency);
+    }
+    return (times, firstLoss, lastLoss);
+}
+
 void W4(int nt)
 {
     const int B = 256, D = 784, H1 = 256, H2 = 128, C = 10;
@@ -205,23 +223,15 @@ void W4(int nt)
         var init = new Random(1);
         var model = new Sequential(new Linear(D, H1, random: init), new ReLU(), new Linear(H1, H2, random: init), new ReLU(), new Linear(H2, C, random: init));
         var opt = new Sgd(model.Parameters(), 0.01);
-        double firstLoss = 0, lastLoss = 0;
-        var times = new List<double>();
         var gc0 = GcCounts();
-        for (int s = 0; s < steps + 5; s++)
+        var (times, firstLoss, lastLoss) = TrainSteps(steps, () =>
         {
-            long t0 = Stopwatch.GetTimestamp();
             opt.ZeroGrad();
-            var logits = model.Forward(x);
-            var loss = Autograd.CrossEntropy(logits, labels);
+            var loss = Autograd.CrossEntropy(model.Forward(x), labels);
             loss.Backward();
             opt.Step();
-            long t1 = Stopwatch.GetTimestamp();
-            double lv = loss.Item();
-            if (s == 0) firstLoss = lv;
-            lastLoss = lv;
-            if (s >= 5) times.Add((t1 - t0) / (double)Stopwatch.Frequency);
-        }
+            return loss;
+        });
         var st = Stats.Of(times);
         Console.WriteLine($"W4 MLP Nn.Sequential+Optim.Sgd threads={nt}: {st.Fmt(1e3, "ms")}/step; {flops6 / st.Median / 1e9:F1} GFLOP/s (6*P*B, P={p}); " +
                           $"{mmFlops / st.Median / 1e9:F1} GFLOP/s (exact matmul flops {mmFlops / 1e6:F1} MFLOP); loss {firstLoss:F3}->{lastLoss:F3}; GCs per step {GcDelta(gc0, steps + 5)}");
@@ -244,27 +254,19 @@ void W4(int nt)
         var w2 = Init(H1, H1, H2); var b2 = Init(H1, H2);
         var w3 = Init(H2, H2, C); var b3 = Init(H2, C);
         var ps = new[] { w1, b1, w2, b2, w3, b3 };
-        double firstLoss = 0, lastLoss = 0;
-        var times = new List<double>();
         var gc0 = GcCounts();
-        for (int s = 0; s < steps + 5; s++)
+        var (times, firstLoss, lastLoss) = TrainSteps(steps, () =>
         {
-            long t0 = Stopwatch.GetTimestamp();
             var h1 = Autograd.Relu(Autograd.MatMul(x, w1) + b1);
             var h2 = Autograd.Relu(Autograd.MatMul(h1, w2) + b2);
-            var logits = Autograd.MatMul(h2, w3) + b3;
-            var loss = Autograd.CrossEntropy(logits, labels);
+            var loss = Autograd.CrossEntropy(Autograd.MatMul(h2, w3) + b3, labels);
             loss.Backward();
             using (Autograd.NoGrad())
             {
                 foreach (var q in ps) { q.Data -= 0.01 * q.Grad!.Data; q.Grad = null; }
             }
-            long t1 = Stopwatch.GetTimestamp();
-            double lv = loss.Item();
-            if (s == 0) firstLoss = lv;
-            lastLoss = lv;
-            if (s >= 5) times.Add((t1 - t0) / (double)Stopwatch.Frequency);
-        }
+            return loss;
+        });
         var st = Stats.Of(times);
         Console.WriteLine($"W4 MLP plain variables threads={nt}: {st.Fmt(1e3, "ms")}/step; {flops6 / st.Median / 1e9:F1} GFLOP/s (6*P*B); " +
                           $"{mmFlops / st.Median / 1e9:F1} GFLOP/s (exact); loss {firstLoss:F3}->{lastLoss:F3}; GCs per step {GcDelta(gc0, steps + 5)}");
