@@ -12,6 +12,7 @@ using TinyTorch.Optim;
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 Thread.CurrentThread.CurrentCulture = CultureInfo.InvariantCulture;
 
+if (args.Length > 0 && args[0] == "gemm") return TinyTorch.Bench.RawGemm.Run(args[1..]);
 if (args.Length == 0 || args[0] != "workloads")
 {
     Console.Error.WriteLine("usage: TinyTorch.Bench workloads [--only W1,W2,...] [--threads 1,2] [--quick] [--w2-n N]");

@@ -75,14 +75,25 @@ public static class Cli
         }));
         var seed = new Option<int>("--seed") { Description = "seeds the weights, the shuffling and the split", DefaultValueFactory = _ => 0 };
         var outFolder = new Option<string>("--out") { Description = "folder for the weights and the plot", DefaultValueFactory = _ => "tinytorch-out" };
-        var threads = Positive(new Option<int>("--threads") { Description = "worker threads (the kernels are single-threaded for now; accepted for forward compatibility)", DefaultValueFactory = _ => 1 });
+        var threads = Positive(new Option<int>("--threads")
+        {
+            Description = $"threads the kernels may use (TinyTorch.Threads.Count; default: the number of processors, {Environment.ProcessorCount} here); results are bitwise identical for any count",
+            DefaultValueFactory = _ => Threads.Count,
+        });
+        threads.Validators.Add(r => WhenParsed<int>(r, value =>
+        {
+            if (value > 1024)
+            {
+                r.AddError($"--threads {value} is too many; pass a number from 1 to 1024");
+            }
+        }));
 
         var train = new Command("train", "train an MLP classifier (the default command)") { data, epochs, batchSize, lr, optimizer, hidden, seed, outFolder, threads };
-        train.SetAction(r => TrainCommand.Run(
+        train.SetAction(r => WithThreads(r.GetValue(threads), () => TrainCommand.Run(
             new TrainingOptions(r.GetValue(data)!, r.GetValue(epochs), r.GetValue(batchSize), r.GetValue(lr), r.GetValue(optimizer)!, ParseWidths(r.GetValue(hidden)!)!, r.GetValue(seed)),
             r.GetValue(outFolder)!,
             output,
-            interactive: ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected));
+            interactive: ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected)));
 
         var weights = new Option<string>("--weights") { Description = "a model.safetensors written by train", Required = true };
         var evalData = new Option<string?>("--data") { Description = "digits, idx:<folder> or csv:<file>; default: the data the model was trained on" };
@@ -96,6 +107,22 @@ public static class Cli
         gradcheck.SetAction(_ => GradCheckCommand.Run(output));
 
         return new RootCommand("tinytorch: automatic differentiation for .NET, from the TinyTorch course") { train, eval, regression, gradcheck, GraphCommand.Create(output) };
+    }
+
+    /// <summary>Runs <paramref name="command"/> with <see cref="Threads.Count"/> set to <paramref name="threads"/>, then restores it
+    /// (the setting is process-wide, and the CLI may run inside a host such as a test).</summary>
+    private static int WithThreads(int threads, Func<int> command)
+    {
+        var saved = Threads.Count;
+        Threads.Count = threads;
+        try
+        {
+            return command();
+        }
+        finally
+        {
+            Threads.Count = saved;
+        }
     }
 
     private static string OneLine(string message) => string.Join(' ', message.Split((char[])['\n', '\r', '\t'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));

@@ -9,6 +9,7 @@ open System.Runtime.CompilerServices
 open System.Runtime.Intrinsics
 open System.Runtime.Intrinsics.X86
 open Microsoft.FSharp.NativeInterop
+open TinyTorch
 
 /// The one GEMM kernel module: every matrix product in the library goes through here.
 ///
@@ -45,6 +46,8 @@ module internal Gemm =
           Mc: int
           /// Columns of op(B) per packed B panel (a multiple of Nr).
           Nc: int
+          /// Columns of op(B) per output block of the parallel schedule (a multiple of Nr).
+          Ng: int
           Run: MicroKernel<'T> }
 
     // ---------------------------------------------------------------------------------------------
@@ -265,11 +268,22 @@ module internal Gemm =
 
     /// A kernel record, with the blocks rounded to whole strips.
     let private kernel (mr: int) (nr: int) (kc: int) (mc: int) (nc: int) (run: MicroKernel<'T>) : Kernel<'T> =
+        let env (name: string) (fallback: int) =
+            match Environment.GetEnvironmentVariable name with
+            | null -> fallback
+            | text -> int text
+
+        let kc = env "TT_GEMM_KC" kc
+        let mc = env "TT_GEMM_MC" mc
+        let nc = env "TT_GEMM_NC" nc
+        let ng = env "TT_GEMM_NG" (8 * nr)
+
         { Mr = mr
           Nr = nr
           Kc = kc
           Mc = max mr (mc / mr * mr)
           Nc = max nr (nc / nr * nr)
+          Ng = max nr (ng / nr * nr)
           Run = run }
 
     // The widest kernel the machine runs, chosen once at startup. KC = 256 keeps a B strip (KC·NR
@@ -502,6 +516,153 @@ module internal Gemm =
 
             invalidArg name message
 
+    /// Products with fewer multiply-adds than this stay on the calling thread: below it the cost of
+    /// waking a second thread is a large share of the work.
+    [<Literal>]
+    let private ParallelMinWork = 2_000_000L
+
+    /// The sequential schedule: per (NC panel, KC slice) pack the B panel, then per MC block pack
+    /// the A block and run its tiles, so each A block is used while it is still in L2.
+    let private runSequential<'T when 'T: unmanaged>
+        (kernel: Kernel<'T>)
+        (transA: bool)
+        (transB: bool)
+        (m: int)
+        (n: int)
+        (k: int)
+        (a0: nativeptr<'T>)
+        (b0: nativeptr<'T>)
+        (c0: nativeptr<'T>)
+        =
+        let mr = kernel.Mr
+        let nr = kernel.Nr
+        let kcMax = min k kernel.Kc
+        let mcMax = min (roundUp m mr) kernel.Mc
+        let ncMax = min (roundUp n nr) kernel.Nc
+        let size = sizeof<'T>
+        let aBytes = roundUp (mcMax * kcMax * size) 64
+        let bBytes = roundUp (kcMax * ncMax * size) 64
+        let workspace = Workspace.Get(64 + aBytes + bBytes + mr * nr * size)
+        use wp = fixed workspace
+        let basePtr = align64 (NativePtr.toNativeInt wp)
+        let packedA = NativePtr.ofNativeInt<'T> basePtr
+        let packedB = NativePtr.ofNativeInt<'T> (basePtr + nativeint aBytes)
+        let scratch = NativePtr.ofNativeInt<'T> (basePtr + nativeint (aBytes + bBytes))
+        clear scratch (mr * nr)
+        let lda = if transA then m else k
+        let ldb = if transB then k else n
+        let mutable jc = 0
+
+        while jc < n do
+            let nc = min kernel.Nc (n - jc)
+            let mutable pc = 0
+
+            while pc < k do
+                let kc = min kernel.Kc (k - pc)
+                packPanelB transB nr b0 ldb pc jc kc nc packedB
+                let mutable ic = 0
+
+                while ic < m do
+                    let mc = min kernel.Mc (m - ic)
+                    packPanelA transA mr a0 lda ic pc mc kc packedA
+                    let cBlock = NativePtr.add c0 (ic * n + jc)
+                    macroKernel kernel mc nc kc packedA packedB cBlock n (pc > 0) scratch
+                    ic <- ic + mc
+
+                pc <- pc + kc
+
+            jc <- jc + nc
+
+    /// A small per-thread scratch tile for the edge tiles of the parallel schedule.
+    [<AbstractClass; Sealed>]
+    type private EdgeTile =
+        [<ThreadStatic; DefaultValue>]
+        static val mutable private buffer: byte[]
+
+        /// At least the given number of bytes, pinned, zero-filled on first use.
+        static member Get(bytes: int) : byte[] =
+            let current = EdgeTile.buffer
+
+            if not (isNull current) && current.Length >= bytes then
+                current
+            else
+                let fresh = GC.AllocateArray<byte>(bytes, pinned = true)
+                EdgeTile.buffer <- fresh
+                fresh
+
+    /// The parallel schedule: per (NC panel, KC slice) the whole of op(A)'s KC slice and the B
+    /// panel are packed into shared buffers (chunks: MC row blocks of A, column groups of B), then
+    /// the output blocks (MC rows × a column group) run as independent chunks. Every output
+    /// element still sees the same KC slices in the same order with the same micro-kernel, so the
+    /// result is bitwise that of the sequential schedule, whatever the number of threads.
+    let private runParallel<'T when 'T: unmanaged>
+        (kernel: Kernel<'T>)
+        (transA: bool)
+        (transB: bool)
+        (m: int)
+        (n: int)
+        (k: int)
+        (a0: nativeptr<'T>)
+        (b0: nativeptr<'T>)
+        (c0: nativeptr<'T>)
+        =
+        let mr = kernel.Mr
+        let nr = kernel.Nr
+        let kcMax = min k kernel.Kc
+        let ncMax = min (roundUp n nr) kernel.Nc
+        let mBlock = kernel.Mc
+        let nGroup = kernel.Ng
+        let size = sizeof<'T>
+        let aBytes = roundUp (roundUp m mr * kcMax * size) 64
+        let bBytes = roundUp (kcMax * ncMax * size) 64
+        let workspace = Workspace.Get(64 + aBytes + bBytes)
+        use wp = fixed workspace
+        let basePtr = align64 (NativePtr.toNativeInt wp)
+        let packedA = basePtr
+        let packedB = basePtr + nativeint aBytes
+        let cBase = NativePtr.toNativeInt c0
+        let aBase = NativePtr.toNativeInt a0
+        let bBase = NativePtr.toNativeInt b0
+        let lda = if transA then m else k
+        let ldb = if transB then k else n
+        let mChunks = Parallel.chunkCount m mBlock
+        let mutable jc = 0
+
+        while jc < n do
+            let nc = min kernel.Nc (n - jc)
+            let nChunks = Parallel.chunkCount nc nGroup
+            let mutable pc = 0
+
+            while pc < k do
+                let kc = min kernel.Kc (k - pc)
+                let jcNow = jc
+                let pcNow = pc
+
+                Parallel.forChunks true (mChunks + nChunks) (fun chunk ->
+                    if chunk < mChunks then
+                        let ic = chunk * mBlock
+                        let dst = NativePtr.ofNativeInt<'T> packedA |> fun p -> NativePtr.add p (ic * kc)
+                        packPanelA transA mr (NativePtr.ofNativeInt<'T> aBase) lda ic pcNow (min mBlock (m - ic)) kc dst
+                    else
+                        let j = (chunk - mChunks) * nGroup
+                        let dst = NativePtr.add (NativePtr.ofNativeInt<'T> packedB) (j * kc)
+                        packPanelB transB nr (NativePtr.ofNativeInt<'T> bBase) ldb pcNow (jcNow + j) kc (min nGroup (nc - j)) dst)
+
+                Parallel.forChunks true (mChunks * nChunks) (fun chunk ->
+                    let ic = chunk / nChunks * mBlock
+                    let j = chunk % nChunks * nGroup
+                    let edge = EdgeTile.Get(mr * nr * size)
+                    use ep = fixed edge
+                    let scratch = NativePtr.ofNativeInt<'T> (NativePtr.toNativeInt ep)
+                    let aBlock = NativePtr.add (NativePtr.ofNativeInt<'T> packedA) (ic * kc)
+                    let bGroup = NativePtr.add (NativePtr.ofNativeInt<'T> packedB) (j * kc)
+                    let cBlock = NativePtr.add (NativePtr.ofNativeInt<'T> cBase) (ic * n + jcNow + j)
+                    macroKernel kernel (min mBlock (m - ic)) (min nGroup (nc - j)) kc aBlock bGroup cBlock n (pcNow > 0) scratch)
+
+                pc <- pc + kc
+
+            jc <- jc + nc
+
     let private run<'T when 'T: unmanaged>
         (kernel: Kernel<'T>)
         (transA: bool)
@@ -527,50 +688,20 @@ module internal Gemm =
             else
                 checkOperand "a" a.Length aOffset (int64 m * int64 k)
                 checkOperand "b" b.Length bOffset (int64 k * int64 n)
-                let mr = kernel.Mr
-                let nr = kernel.Nr
-                let kcMax = min k kernel.Kc
-                let mcMax = min (roundUp m mr) kernel.Mc
-                let ncMax = min (roundUp n nr) kernel.Nc
-                let size = sizeof<'T>
-                let aBytes = roundUp (mcMax * kcMax * size) 64
-                let bBytes = roundUp (kcMax * ncMax * size) 64
-                let workspace = Workspace.Get(64 + aBytes + bBytes + mr * nr * size)
-                use wp = fixed workspace
-                let basePtr = align64 (NativePtr.toNativeInt wp)
-                let packedA = NativePtr.ofNativeInt<'T> basePtr
-                let packedB = NativePtr.ofNativeInt<'T> (basePtr + nativeint aBytes)
-                let scratch = NativePtr.ofNativeInt<'T> (basePtr + nativeint (aBytes + bBytes))
-                clear scratch (mr * nr)
                 use ap = fixed a
                 use bp = fixed b
                 use cp = fixed c
                 let a0 = NativePtr.add ap aOffset
                 let b0 = NativePtr.add bp bOffset
                 let c0 = NativePtr.add cp cOffset
-                let lda = if transA then m else k
-                let ldb = if transB then k else n
-                let mutable jc = 0
 
-                while jc < n do
-                    let nc = min kernel.Nc (n - jc)
-                    let mutable pc = 0
+                let blocks =
+                    Parallel.chunkCount m kernel.Mc * Parallel.chunkCount (min n kernel.Nc) kernel.Ng
 
-                    while pc < k do
-                        let kc = min kernel.Kc (k - pc)
-                        packPanelB transB nr b0 ldb pc jc kc nc packedB
-                        let mutable ic = 0
-
-                        while ic < m do
-                            let mc = min kernel.Mc (m - ic)
-                            packPanelA transA mr a0 lda ic pc mc kc packedA
-                            let cBlock = NativePtr.add c0 (ic * n + jc)
-                            macroKernel kernel mc nc kc packedA packedB cBlock n (pc > 0) scratch
-                            ic <- ic + mc
-
-                        pc <- pc + kc
-
-                    jc <- jc + nc
+                if Threads.Count > 1 && blocks > 1 && int64 m * int64 n * int64 k >= ParallelMinWork then
+                    runParallel kernel transA transB m n k a0 b0 c0
+                else
+                    runSequential kernel transA transB m n k a0 b0 c0
 
     /// C = op(A) · op(B), row-major. op(A) is m×k: A is stored m×k (row stride k) or, when transA,
     /// k×m (row stride m). op(B) is k×n: B is stored k×n (row stride n) or, when transB, n×k (row
