@@ -22,6 +22,13 @@ open TinyTorch
 /// slice overwrites C, later slices add to it. Packing absorbs the transposes and zero-pads the
 /// strips, so edge tiles run the same kernel into a scratch tile that is then copied out.
 /// Sizes: B strip KC·NR (32 KB at KC = 256, in L1), A block MC·KC (L2), B panel KC·NC (L3).
+///
+/// Threads: products of at least ParallelMinWork multiply-adds, when Threads.Count > 1, pack each
+/// KC slice of A and B into shared buffers (in parallel) and then run the output blocks (MC rows ×
+/// 4·NR columns) as independent chunks. The split is over M and N only, never K: every output
+/// element gets the same KC slices in the same order through the same micro-kernel on any number of
+/// threads, so results are bitwise identical whatever Threads.Count is. Packing a non-transposed A
+/// (or a transposed B) transposes 8 × 8 float32 blocks in AVX registers.
 [<RequireQualifiedAccess>]
 module internal Gemm =
 
@@ -268,15 +275,9 @@ module internal Gemm =
 
     /// A kernel record, with the blocks rounded to whole strips.
     let private kernel (mr: int) (nr: int) (kc: int) (mc: int) (nc: int) (run: MicroKernel<'T>) : Kernel<'T> =
-        let env (name: string) (fallback: int) =
-            match Environment.GetEnvironmentVariable name with
-            | null -> fallback
-            | text -> int text
-
-        let kc = env "TT_GEMM_KC" kc
-        let mc = env "TT_GEMM_MC" mc
-        let nc = env "TT_GEMM_NC" nc
-        let ng = env "TT_GEMM_NG" (8 * nr)
+        // Output blocks of the parallel schedule: MC rows by four B strips (128 float32 columns with
+        // Vector512), small enough that two threads get an even share of the W4 MLP's products.
+        let ng = 4 * nr
 
         { Mr = mr
           Nr = nr
@@ -353,6 +354,44 @@ module internal Gemm =
                 for r in count .. w - 1 do
                     NativePtr.set d r Unchecked.defaultof<'T>
 
+    /// Eight rows of eight float32 values (row i at src + i·ld) written transposed: column j of the
+    /// block goes to dst + j·ldd as eight contiguous values. Unpack pairs of rows, shuffle pairs of
+    /// pairs, then swap 128-bit halves: 24 shuffles instead of 64 scalar moves.
+    let private transpose8x8 (src: nativeptr<float32>) (ld: int) (dst: nativeptr<float32>) (ldd: int) =
+        let row i = Avx.LoadVector256(NativePtr.add src (i * ld))
+        let r0 = row 0
+        let r1 = row 1
+        let r2 = row 2
+        let r3 = row 3
+        let r4 = row 4
+        let r5 = row 5
+        let r6 = row 6
+        let r7 = row 7
+        let t0 = Avx.UnpackLow(r0, r1)
+        let t1 = Avx.UnpackHigh(r0, r1)
+        let t2 = Avx.UnpackLow(r2, r3)
+        let t3 = Avx.UnpackHigh(r2, r3)
+        let t4 = Avx.UnpackLow(r4, r5)
+        let t5 = Avx.UnpackHigh(r4, r5)
+        let t6 = Avx.UnpackLow(r6, r7)
+        let t7 = Avx.UnpackHigh(r6, r7)
+        let s0 = Avx.Shuffle(t0, t2, 0x44uy)
+        let s1 = Avx.Shuffle(t0, t2, 0xEEuy)
+        let s2 = Avx.Shuffle(t1, t3, 0x44uy)
+        let s3 = Avx.Shuffle(t1, t3, 0xEEuy)
+        let s4 = Avx.Shuffle(t4, t6, 0x44uy)
+        let s5 = Avx.Shuffle(t4, t6, 0xEEuy)
+        let s6 = Avx.Shuffle(t5, t7, 0x44uy)
+        let s7 = Avx.Shuffle(t5, t7, 0xEEuy)
+        Avx.Store(NativePtr.add dst (0 * ldd), Avx.Permute2x128(s0, s4, 0x20uy))
+        Avx.Store(NativePtr.add dst (1 * ldd), Avx.Permute2x128(s1, s5, 0x20uy))
+        Avx.Store(NativePtr.add dst (2 * ldd), Avx.Permute2x128(s2, s6, 0x20uy))
+        Avx.Store(NativePtr.add dst (3 * ldd), Avx.Permute2x128(s3, s7, 0x20uy))
+        Avx.Store(NativePtr.add dst (4 * ldd), Avx.Permute2x128(s0, s4, 0x31uy))
+        Avx.Store(NativePtr.add dst (5 * ldd), Avx.Permute2x128(s1, s5, 0x31uy))
+        Avx.Store(NativePtr.add dst (6 * ldd), Avx.Permute2x128(s2, s6, 0x31uy))
+        Avx.Store(NativePtr.add dst (7 * ldd), Avx.Permute2x128(s3, s7, 0x31uy))
+
     /// One packed strip from count runs of kc contiguous values (run r at src + r·ld), transposed:
     /// value p of run r goes to dst[p·w + r], zero-padded from count to w. This packs a panel
     /// stored across the strip; four runs at a time keep four read streams and short write bursts.
@@ -365,6 +404,29 @@ module internal Gemm =
         (w: int)
         =
         let mutable r = 0
+
+        // float32 with AVX: eight runs at a time, transposed in registers 8 × 8 values per step.
+        if typeof<'T> = typeof<float32> && Avx.IsSupported then
+            let src32 = NativePtr.ofNativeInt<float32> (NativePtr.toNativeInt src)
+            let dst32 = NativePtr.ofNativeInt<float32> (NativePtr.toNativeInt dst)
+
+            while r + 8 <= count do
+                let s = NativePtr.add src32 (r * ld)
+                let mutable p = 0
+
+                while p + 8 <= kc do
+                    transpose8x8 (NativePtr.add s p) ld (NativePtr.add dst32 (p * w + r)) w
+                    p <- p + 8
+
+                while p < kc do
+                    let d = NativePtr.add dst32 (p * w + r)
+
+                    for i in 0..7 do
+                        NativePtr.set d i (NativePtr.get s (i * ld + p))
+
+                    p <- p + 1
+
+                r <- r + 8
 
         while r + 4 <= count do
             let s0 = NativePtr.add src (r * ld)

@@ -141,25 +141,51 @@ public sealed class ThreadsTests
         AssertBitwiseEqual(reference, parallel, "batched [3, 130, 270]·[3, 270, 70]");
     }
 
-    [Fact]
-    public void The_product_split_over_threads_matches_a_plain_triple_loop()
+    /// <summary>Σ_p x[i, p]·y[p, j] in float64, with x m×k (or k×m when transX) and y k×n (or n×k when transY).</summary>
+    private static double[] Reference(double[] x, double[] y, int m, int n, int k, bool transX, bool transY)
     {
-        // The split over threads must also be right, not only repeatable: compare with Σ_p a[i,p]·b[p,j] in float64.
-        var rng = new Random(11);
-        const int m = 150, n = 90, k = 310;
-        var a = Random(rng, false, m, k);
-        var b = Random(rng, false, k, n);
-        var c = With(2, () => Autograd.MatMul(new Variable(a), new Variable(b)).Data.ToArray());
-        double[] av = a.ToArray(), bv = b.ToArray();
+        var c = new double[m * n];
         for (var i = 0; i < m; i++)
         {
             for (var j = 0; j < n; j++)
             {
                 var sum = 0.0;
-                for (var p = 0; p < k; p++) sum += av[i * k + p] * bv[p * n + j];
-                Assert.True(Math.Abs(sum - c[i * n + j]) <= 1e-12 * k, $"C[{i}, {j}] = {c[i * n + j]:R}, expected {sum:R}");
+                for (var p = 0; p < k; p++) sum += (transX ? x[p * m + i] : x[i * k + p]) * (transY ? y[j * k + p] : y[p * n + j]);
+                c[i * n + j] = sum;
             }
         }
+        return c;
+    }
+
+    private static void AssertClose(double[] expected, double[] actual, double tolerance, string what)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (var i = 0; i < expected.Length; i++)
+        {
+            Assert.True(Math.Abs(expected[i] - actual[i]) <= tolerance, $"{what}: element {i} is {actual[i]:R}, expected {expected[i]:R}");
+        }
+    }
+
+    [Theory]
+    [InlineData(150, 90, 310, 2, false)]
+    [InlineData(150, 90, 310, 2, true)]
+    [InlineData(67, 131, 45, 1, true)]
+    [InlineData(67, 131, 45, 3, true)]
+    [InlineData(260, 70, 530, 1, true)]
+    public void The_product_and_its_transposed_gradients_match_a_plain_triple_loop(int m, int n, int k, int threads, bool float32)
+    {
+        // Not only repeatable but right, on one thread and split over several, in both dtypes: C = A·B, dA = W·Bᵀ and
+        // dB = Aᵀ·W against Σ_p in float64 (float32 inputs are exact in float64; the tolerance covers float32 rounding).
+        var rng = new Random(m + n + k);
+        var a = Random(rng, float32, m, k);
+        var b = Random(rng, float32, k, n);
+        var w = Random(rng, float32, m, n);
+        var results = With(threads, () => ProductAndGradients(a, b, w));
+        double[] av = a.ToArray(), bv = b.ToArray(), wv = w.ToArray();
+        var tolerance = float32 ? 1e-5 * k : 1e-12 * k;
+        AssertClose(Reference(av, bv, m, n, k, false, false), results[0], tolerance, "A·B");
+        AssertClose(Reference(wv, bv, m, k, n, false, true), results[1], float32 ? 1e-5 * n : 1e-12 * n, "dA = W·Bᵀ");
+        AssertClose(Reference(av, wv, k, n, m, true, false), results[2], float32 ? 1e-5 * m : 1e-12 * m, "dB = Aᵀ·W");
     }
 
     [Theory]
