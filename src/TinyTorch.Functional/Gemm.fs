@@ -23,9 +23,9 @@ open TinyTorch
 /// strips, so edge tiles run the same kernel into a scratch tile that is then copied out.
 /// Sizes: B strip KC·NR (32 KB at KC = 256, in L1), A block MC·KC (L2), B panel KC·NC (L3).
 ///
-/// Threads: products of at least ParallelMinWork multiply-adds, when Threads.Count > 1, pack each
-/// KC slice of A and B into shared buffers (in parallel) and then run the output blocks (MC rows ×
-/// 4·NR columns) as independent chunks. The split is over M and N only, never K: every output
+/// Threads: products of at least ParallelMinWork multiply-adds, when Threads.Count > 1, pack all
+/// KC slices of A and of a B panel into shared buffers (in parallel) and then run the output blocks
+/// (MC rows × 4·NR columns) as independent chunks, each walking the KC slices in order. The split is over M and N only, never K: every output
 /// element gets the same KC slices in the same order through the same micro-kernel on any number of
 /// threads, so results are bitwise identical whatever Threads.Count is. Packing a non-transposed A
 /// (or a transposed B) transposes 8 × 8 float32 blocks in AVX registers.
@@ -583,6 +583,11 @@ module internal Gemm =
     [<Literal>]
     let private ParallelMinWork = 2_000_000L
 
+    /// The most bytes the parallel schedule packs at once (A's and B's KC slices for a span of the
+    /// inner dimension); longer inner dimensions are cut into spans of whole KC slices.
+    [<Literal>]
+    let private ParallelWorkspace = 33_554_432L
+
     /// The sequential schedule: per (NC panel, KC slice) pack the B panel, then per MC block pack
     /// the A block and run its tiles, so each A block is used while it is still in L2.
     let private runSequential<'T when 'T: unmanaged>
@@ -652,11 +657,13 @@ module internal Gemm =
                 EdgeTile.buffer <- fresh
                 fresh
 
-    /// The parallel schedule: per (NC panel, KC slice) the whole of op(A)'s KC slice and the B
-    /// panel are packed into shared buffers (chunks: MC row blocks of A, column groups of B), then
-    /// the output blocks (MC rows × a column group) run as independent chunks. Every output
-    /// element still sees the same KC slices in the same order with the same micro-kernel, so the
-    /// result is bitwise that of the sequential schedule, whatever the number of threads.
+    /// The parallel schedule, per NC panel of op(B) and per span of the inner dimension (whole KC
+    /// slices that fit the workspace, usually all of k): first every KC slice of op(A) and of the B
+    /// panel is packed into shared buffers (chunks: one MC row block of A or one column group of B
+    /// in one slice), then the output blocks (MC rows × one column group) run as independent
+    /// chunks, each walking the KC slices in order. Every output element sees the same KC slices in
+    /// the same order through the same micro-kernel as in the sequential schedule, so the result is
+    /// bitwise the same whatever the number of threads; a product costs two parallel regions.
     let private runParallel<'T when 'T: unmanaged>
         (kernel: Kernel<'T>)
         (transA: bool)
@@ -664,19 +671,21 @@ module internal Gemm =
         (m: int)
         (n: int)
         (k: int)
+        (kSpan: int)
         (a0: nativeptr<'T>)
         (b0: nativeptr<'T>)
         (c0: nativeptr<'T>)
         =
         let mr = kernel.Mr
         let nr = kernel.Nr
-        let kcMax = min k kernel.Kc
+        let kcStep = kernel.Kc
+        let mRound = roundUp m mr
         let ncMax = min (roundUp n nr) kernel.Nc
         let mBlock = kernel.Mc
         let nGroup = kernel.Ng
         let size = sizeof<'T>
-        let aBytes = roundUp (roundUp m mr * kcMax * size) 64
-        let bBytes = roundUp (kcMax * ncMax * size) 64
+        let aBytes = roundUp (mRound * kSpan * size) 64
+        let bBytes = roundUp (kSpan * ncMax * size) 64
         let workspace = Workspace.Get(64 + aBytes + bBytes)
         use wp = fixed workspace
         let basePtr = align64 (NativePtr.toNativeInt wp)
@@ -692,23 +701,32 @@ module internal Gemm =
 
         while jc < n do
             let nc = min kernel.Nc (n - jc)
+            let ncRound = roundUp nc nr
             let nChunks = Parallel.chunkCount nc nGroup
-            let mutable pc = 0
+            let packChunks = mChunks + nChunks
+            let jcNow = jc
+            let mutable k0 = 0
 
-            while pc < k do
-                let kc = min kernel.Kc (k - pc)
-                let jcNow = jc
-                let pcNow = pc
+            while k0 < k do
+                let kStart = k0
+                let kEnd = min k (k0 + kSpan)
+                let slices = Parallel.chunkCount (kEnd - kStart) kcStep
+                // The slice at inner step pc (kc steps) of A starts at (pc − kStart)·mRound, of B at
+                // (pc − kStart)·ncRound; inside it, A's row strip i starts at i·kc, B's column strip
+                // j at j·kc.
+                Parallel.forChunks true (slices * packChunks) (fun chunk ->
+                    let pc = kStart + chunk / packChunks * kcStep
+                    let kc = min kcStep (kEnd - pc)
+                    let part = chunk % packChunks
 
-                Parallel.forChunks true (mChunks + nChunks) (fun chunk ->
-                    if chunk < mChunks then
-                        let ic = chunk * mBlock
-                        let dst = NativePtr.ofNativeInt<'T> packedA |> fun p -> NativePtr.add p (ic * kc)
-                        packPanelA transA mr (NativePtr.ofNativeInt<'T> aBase) lda ic pcNow (min mBlock (m - ic)) kc dst
+                    if part < mChunks then
+                        let ic = part * mBlock
+                        let dst = NativePtr.add (NativePtr.ofNativeInt<'T> packedA) ((pc - kStart) * mRound + ic * kc)
+                        packPanelA transA mr (NativePtr.ofNativeInt<'T> aBase) lda ic pc (min mBlock (m - ic)) kc dst
                     else
-                        let j = (chunk - mChunks) * nGroup
-                        let dst = NativePtr.add (NativePtr.ofNativeInt<'T> packedB) (j * kc)
-                        packPanelB transB nr (NativePtr.ofNativeInt<'T> bBase) ldb pcNow (jcNow + j) kc (min nGroup (nc - j)) dst)
+                        let j = (part - mChunks) * nGroup
+                        let dst = NativePtr.add (NativePtr.ofNativeInt<'T> packedB) ((pc - kStart) * ncRound + j * kc)
+                        packPanelB transB nr (NativePtr.ofNativeInt<'T> bBase) ldb pc (jcNow + j) kc (min nGroup (nc - j)) dst)
 
                 Parallel.forChunks true (mChunks * nChunks) (fun chunk ->
                     let ic = chunk / nChunks * mBlock
@@ -716,12 +734,19 @@ module internal Gemm =
                     let edge = EdgeTile.Get(mr * nr * size)
                     use ep = fixed edge
                     let scratch = NativePtr.ofNativeInt<'T> (NativePtr.toNativeInt ep)
-                    let aBlock = NativePtr.add (NativePtr.ofNativeInt<'T> packedA) (ic * kc)
-                    let bGroup = NativePtr.add (NativePtr.ofNativeInt<'T> packedB) (j * kc)
                     let cBlock = NativePtr.add (NativePtr.ofNativeInt<'T> cBase) (ic * n + jcNow + j)
-                    macroKernel kernel (min mBlock (m - ic)) (min nGroup (nc - j)) kc aBlock bGroup cBlock n (pcNow > 0) scratch)
+                    let mc = min mBlock (m - ic)
+                    let ncw = min nGroup (nc - j)
+                    let mutable pc = kStart
 
-                pc <- pc + kc
+                    while pc < kEnd do
+                        let kc = min kcStep (kEnd - pc)
+                        let aBlock = NativePtr.add (NativePtr.ofNativeInt<'T> packedA) ((pc - kStart) * mRound + ic * kc)
+                        let bGroup = NativePtr.add (NativePtr.ofNativeInt<'T> packedB) ((pc - kStart) * ncRound + j * kc)
+                        macroKernel kernel mc ncw kc aBlock bGroup cBlock n (pc > 0) scratch
+                        pc <- pc + kc)
+
+                k0 <- kEnd
 
             jc <- jc + nc
 
@@ -760,8 +785,12 @@ module internal Gemm =
                 let blocks =
                     Parallel.chunkCount m kernel.Mc * Parallel.chunkCount (min n kernel.Nc) kernel.Ng
 
-                if Threads.Count > 1 && blocks > 1 && int64 m * int64 n * int64 k >= ParallelMinWork then
-                    runParallel kernel transA transB m n k a0 b0 c0
+                // Spans of whole KC slices whose packed A and B fit ParallelWorkspace bytes.
+                let perStep = int64 (roundUp m kernel.Mr + min (roundUp n kernel.Nr) kernel.Nc) * int64 sizeof<'T>
+                let kSpan = min (int64 (roundUp k kernel.Kc)) (ParallelWorkspace / perStep / int64 kernel.Kc * int64 kernel.Kc)
+
+                if Threads.Count > 1 && blocks > 1 && int64 m * int64 n * int64 k >= ParallelMinWork && kSpan > 0L then
+                    runParallel kernel transA transB m n k (int kSpan) a0 b0 c0
                 else
                     runSequential kernel transA transB m n k a0 b0 c0
 

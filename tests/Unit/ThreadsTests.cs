@@ -131,6 +131,19 @@ public sealed class ThreadsTests
     }
 
     [Fact]
+    public void A_product_too_large_to_pack_at_once_is_bitwise_identical_for_any_thread_count()
+    {
+        // B is 4000 × 2100 float32 (33.6 MB): split over threads, the inner dimension is packed in spans of whole
+        // slices that fit the packing workspace, and the columns in more than one panel.
+        var rng = new Random(8);
+        var a = Random(rng, true, 9, 4000);
+        var b = Random(rng, true, 4000, 2100);
+        var reference = With(1, () => Autograd.MatMul(new Variable(a), new Variable(b)).Data.ToArray());
+        var parallel = With(2, () => Autograd.MatMul(new Variable(a), new Variable(b)).Data.ToArray());
+        AssertBitwiseEqual(reference, parallel, "[9, 4000]·[4000, 2100]");
+    }
+
+    [Fact]
     public void A_batched_product_is_bitwise_identical_for_any_thread_count()
     {
         var rng = new Random(5);
