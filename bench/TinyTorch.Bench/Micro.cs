@@ -25,7 +25,7 @@ internal static class Micro
             .WithId("short-inprocess");
         var config = DefaultConfig.Instance
             .AddJob(job)
-            .WithOptions(ConfigOptions.JoinSummary | ConfigOptions.DisableLogFile);
+            .WithOptions(ConfigOptions.DisableLogFile);
         bool hasFilter = args.Any(a => a is "--filter" or "-f" || a.StartsWith("--filter=", StringComparison.Ordinal));
         bool listing = args.Any(a => a is "--list" or "--info" or "--help" or "-h" || a.StartsWith("--list=", StringComparison.Ordinal));
         string[] full = hasFilter || listing ? args : [.. args, "--filter", "*"];
