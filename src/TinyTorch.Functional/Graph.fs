@@ -210,6 +210,24 @@ type Node internal (op: Op, inputs: Node[], value: Tensor, requiresGrad: bool, k
     /// Lets F#'s <c>tanh</c> work on nodes.
     static member Tanh(a: Node) = Node.tanh a
 
+/// A per-thread switch of the engine: while it is on, op results are constants even when an input
+/// requires grad. Reverse and forward mode turn it on around the built-in rules of a first-order
+/// pass (their results are only ever used as values), so the rules can run on the graph's own
+/// nodes instead of detached copies of them. Never on while user code runs (custom rules, hooks).
+[<AbstractClass; Sealed>]
+type internal Recording =
+    [<ThreadStatic; DefaultValue>]
+    static val mutable private suppressed: int
+
+    /// True while op results are not recorded on this thread.
+    static member IsSuppressed = Recording.suppressed <> 0
+
+    /// Turns recording off on this thread until the matching <see cref="Resume"/>; nests.
+    static member Suppress() = Recording.suppressed <- Recording.suppressed + 1
+
+    /// Undoes one <see cref="Suppress"/>.
+    static member Resume() = Recording.suppressed <- Recording.suppressed - 1
+
 /// The rules of one primitive op.
 type Rule =
     {
@@ -236,8 +254,53 @@ module OpTable =
     /// Applies a linear map to a tangent where null means zero.
     let private lift (f: Node -> Node) (t: Node) = if isNull t then null else f t
 
-    /// Forward, VJP and JVP of <paramref name="op"/>.
+    /// The rules of the ops without parameters, built once on first use. A
+    /// race only builds an equal record twice; records are immutable, so sharing them is safe.
+    let private cache: Rule[] = Array.zeroCreate 22
+
+    /// Forward, VJP and JVP of <paramref name="op"/> (cached for ops without parameters, so the
+    /// common ops allocate nothing here).
     let rule (op: Op) : Rule =
+        let index =
+            match op with
+            | Op.Add -> 0
+            | Op.Subtract -> 1
+            | Op.Multiply -> 2
+            | Op.SafeMultiply -> 3
+            | Op.Divide -> 4
+            | Op.Negate -> 5
+            | Op.Exp -> 6
+            | Op.Log -> 7
+            | Op.Relu -> 8
+            | Op.Sigmoid -> 9
+            | Op.Tanh -> 10
+            | Op.SumAll -> 11
+            | Op.Abs -> 12
+            | Op.Sqrt -> 13
+            | Op.Sin -> 14
+            | Op.Cos -> 15
+            | Op.Log1p -> 16
+            | Op.Expm1 -> 17
+            | Op.Softplus -> 18
+            | Op.Erf -> 19
+            | Op.Maximum -> 20
+            | Op.Minimum -> 21
+            | _ -> -1
+
+        if index < 0 then
+            build op
+        else
+            let cached = Volatile.Read(&cache[index])
+
+            if obj.ReferenceEquals(cached, null) then
+                let built = build op
+                Volatile.Write(&cache[index], built)
+                built
+            else
+                cached
+
+    /// Builds the rules of <paramref name="op"/>: every op's forward, VJP and JVP, side by side.
+    let private build (op: Op) : Rule =
         match op with
         | Op.Leaf
         | Op.Constant ->
@@ -529,7 +592,7 @@ module Node =
 
         let value = (OpTable.rule op).Forward values
         if Anomaly.isActive () then Anomaly.checkForward op.Name values value
-        if requiresGrad then Node(op, inputs, value, true, null) else constant value
+        if requiresGrad && not Recording.IsSuppressed then Node(op, inputs, value, true, null) else constant value
 
     /// A 0-d constant holding <paramref name="value"/> in the dtype of <paramref name="like"/>.
     let scalarLike (value: float) (like: Node) : Node = constant (Tensor.scalarLike value like.Value)
@@ -541,24 +604,29 @@ module Node =
     let expand (shape: Shape) (x: Node) : Node =
         if x.Shape.Equals shape then x
         else
-            Tensor.expand shape x.Value |> ignore // validates before anything is recorded
+            // Validates before anything is recorded (Tensor.expand throws the shape error).
+            if not (Shape.broadcastsTo x.Shape shape) then Tensor.expand shape x.Value |> ignore
             apply (Op.Expand shape) [| x |]
 
     /// Sums over broadcast dimensions down to <paramref name="shape"/> (the node itself when it has it).
     let sumTo (shape: Shape) (x: Node) : Node =
         if x.Shape.Equals shape then x
         else
-            Tensor.sumTo shape x.Value |> ignore // validates before anything is recorded
+            // Validates before anything is recorded (Tensor.sumTo throws the shape error).
+            if not (Shape.broadcastsTo shape x.Shape) then Tensor.sumTo shape x.Value |> ignore
             apply (Op.SumTo shape) [| x |]
 
     let private binary (op: Op) (a: Node) (b: Node) =
         let a, b = notNull "a" a, notNull "b" b
         Tensor.requireFloat op.Name a.Value
         Tensor.requireFloat op.Name b.Value
-        let shape = Shape.broadcast op.Name a.Shape b.Shape
-        let dtype = Tensor.promote (a.Shape.Rank, a.DType) (b.Shape.Rank, b.DType)
-        let conform x = x |> cast dtype |> expand shape
-        apply op [| conform a; conform b |]
+
+        if a.DType = b.DType && a.Shape.Equals b.Shape then
+            apply op [| a; b |]
+        else
+            let shape = Shape.broadcast op.Name a.Shape b.Shape
+            let dtype = Tensor.promote (a.Shape.Rank, a.DType) (b.Shape.Rank, b.DType)
+            apply op [| expand shape (cast dtype a); expand shape (cast dtype b) |]
 
     let private unary (op: Op) (x: Node) =
         Tensor.requireFloat op.Name (notNull "x" x).Value

@@ -227,14 +227,22 @@ public sealed partial class Variable
         }
 
         // The walk may call back into C# (custom VJPs, checkpoint recomputation), which must record graphs even inside NoGrad.
-        using (Autograd.EnableGrad())
+        // (Entering the scope writes an AsyncLocal, which allocates: skipped when the mode is on already.)
+        using (Autograd.IsGradEnabled ? null : Autograd.EnableGrad())
         {
             Reverse.walk(createGraph, seed, node, FuncConvert.FromFunc<Node, Node?, Node?>(Visit));
         }
 
-        var updates = leafGradients.Select(p => (Variable: p.Key, Grad: p.Key.AccumulatedGrad(p.Value, createGraph)))
-            .Concat(retained.Select(p => (p.Variable, Grad: p.Variable.AccumulatedGrad(p.Gradient, createGraph))))
-            .ToArray();
+        var updates = new (Variable Variable, Variable Grad)[leafGradients.Count + retained.Count];
+        var k = 0;
+        foreach (var (v, g) in leafGradients)
+        {
+            updates[k++] = (v, v.AccumulatedGrad(g, createGraph));
+        }
+        foreach (var (v, g) in retained)
+        {
+            updates[k++] = (v, v.AccumulatedGrad(g, createGraph));
+        }
         foreach (var (v, grad) in updates)
         {
             v.Grad = grad;
