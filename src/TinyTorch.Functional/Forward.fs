@@ -53,12 +53,13 @@ module Forward =
                           | Op.Custom _ -> (OpTable.rule node.Op).Jvp (Array.map Node.detach inputs) (Node.detach node) inputTangents
                           | op ->
                               let rule = OpTable.rule op
-                              Recording.Suppress()
+                              let recording = Recording.ForThisThread
+                              recording.Depth <- recording.Depth + 1
 
                               try
                                   rule.Jvp inputs node inputTangents
                               finally
-                                  Recording.Resume()
+                                  recording.Depth <- recording.Depth - 1
 
               if not (isNull tangent) then tangentOf[node] <- tangent)
 

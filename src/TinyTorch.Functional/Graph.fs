@@ -214,19 +214,30 @@ type Node internal (op: Op, inputs: Node[], value: Tensor, requiresGrad: bool, k
 /// requires grad. Reverse and forward mode turn it on around the built-in rules of a first-order
 /// pass (their results are only ever used as values), so the rules can run on the graph's own
 /// nodes instead of detached copies of them. Never on while user code runs (custom rules, hooks).
-[<AbstractClass; Sealed>]
-type internal Recording =
+[<Sealed; AllowNullLiteral>]
+type internal Recording() =
     [<ThreadStatic; DefaultValue>]
-    static val mutable private suppressed: int
+    static val mutable private current: Recording
+
+    /// How many passes on this thread have turned recording off (0: on).
+    member val Depth = 0 with get, set
 
     /// True while op results are not recorded on this thread.
-    static member IsSuppressed = Recording.suppressed <> 0
+    static member IsSuppressed =
+        let r = Recording.current
+        not (isNull r) && r.Depth <> 0
 
-    /// Turns recording off on this thread until the matching <see cref="Resume"/>; nests.
-    static member Suppress() = Recording.suppressed <- Recording.suppressed + 1
+    /// This thread's switch (a pass fetches it once, then turns it off and on around each rule
+    /// with plain field writes).
+    static member ForThisThread =
+        let r = Recording.current
 
-    /// Undoes one <see cref="Suppress"/>.
-    static member Resume() = Recording.suppressed <- Recording.suppressed - 1
+        if isNull r then
+            let r = Recording()
+            Recording.current <- r
+            r
+        else
+            r
 
 /// One entry of a small shared cache: a value's bits and what was made for it. Immutable, so a
 /// slot can be read and replaced by several threads without locks (a reference is read atomically).
@@ -715,8 +726,9 @@ module Node =
 
     let private binary (op: Op) (a: Node) (b: Node) =
         let a, b = notNull "a" a, notNull "b" b
-        Tensor.requireFloat op.Name a.Value
-        Tensor.requireFloat op.Name b.Value
+        // (The op's name is only looked up for the message.)
+        if not a.Value.IsFloatingPoint then Tensor.requireFloat op.Name a.Value
+        if not b.Value.IsFloatingPoint then Tensor.requireFloat op.Name b.Value
 
         if a.DType = b.DType && a.Shape.Equals b.Shape then
             apply2 op a b
@@ -726,7 +738,7 @@ module Node =
             apply2 op (expand shape (cast dtype a)) (expand shape (cast dtype b))
 
     let private unary (op: Op) (x: Node) =
-        Tensor.requireFloat op.Name (notNull "x" x).Value
+        if not (notNull "x" x).Value.IsFloatingPoint then Tensor.requireFloat op.Name x.Value
         apply1 op x
 
     /// Elementwise sum with broadcasting. Python course: <c>add</c>.

@@ -93,7 +93,7 @@ module Reverse =
     /// One node's VJP. A first-order pass (no <paramref name="createGraph"/>) runs a built-in rule on
     /// the graph's own nodes with recording off, so its results are constants and no detached copy of
     /// the inputs is made; a custom rule (user code) gets detached copies, as it always did.
-    let private vjpOf (createGraph: bool) (node: Node) (cotangent: Node) : Node[] =
+    let private vjpOf (createGraph: bool) (recording: Recording) (node: Node) (cotangent: Node) : Node[] =
         if createGraph then
             (OpTable.rule node.Op).Vjp node.InputArray node cotangent
         else
@@ -101,12 +101,12 @@ module Reverse =
             | Op.Custom _ -> (OpTable.rule node.Op).Vjp (Array.map Node.detach node.InputArray) (Node.detach node) cotangent
             | op ->
                 let rule = OpTable.rule op
-                Recording.Suppress()
+                recording.Depth <- recording.Depth + 1
 
                 try
                     rule.Vjp node.InputArray node cotangent
                 finally
-                    Recording.Resume()
+                    recording.Depth <- recording.Depth - 1
 
     /// The reverse walk itself: every node that requires grad and is reachable from
     /// <paramref name="root"/>, outputs before inputs; each VJP runs once and contributions are summed.
@@ -122,6 +122,7 @@ module Reverse =
         // The frontier: each node reached but not yet visited, with the cotangent summed so far (null: none).
         let pending = Dictionary<Node, Node>(NodeComparer.Instance)
         let queue = PriorityQueue<Node, int64>()
+        let recording = Recording.ForThisThread
         pending[root] <- seed
         queue.Enqueue(root, -root.Id)
 
@@ -134,7 +135,7 @@ module Reverse =
 
               if not node.IsLeaf then
                   let inputs = node.InputArray
-                  let contributions = if isNull cotangent then null else vjpOf createGraph node cotangent
+                  let contributions = if isNull cotangent then null else vjpOf createGraph recording node cotangent
 
                   for j in 0 .. inputs.Length - 1 do
                       let input = inputs[j]
