@@ -150,7 +150,12 @@ type CustomOp
 type Node internal (op: Op, inputs: Node[], value: Tensor, requiresGrad: bool, key: obj) =
     static let mutable lastId = 0L
     let id = Interlocked.Increment(&lastId)
-    let isLeaf = (match op with Op.Leaf -> true | _ -> false)
+
+    // Whether a node requires grad and is a leaf follows from its op (constants are the only nodes
+    // that do not, and nullary cases are single instances), so neither is stored: a node is 56 bytes.
+    do
+        if requiresGrad = obj.ReferenceEquals(op, Op.Constant) then
+            invalidArg "requiresGrad" "a node requires grad unless it is a constant."
 
     /// A number unique to this node, increasing in creation order (inputs before their users).
     member _.Id = id
@@ -162,11 +167,11 @@ type Node internal (op: Op, inputs: Node[], value: Tensor, requiresGrad: bool, k
     /// The value, computed when the node was built.
     member _.Value = value
     /// True when the node depends on a leaf, so that gradients flow through it.
-    member _.RequiresGrad = requiresGrad
+    member _.RequiresGrad = not (obj.ReferenceEquals(op, Op.Constant))
     /// For a leaf, the key gradients are reported under (the node itself unless one was given); else null.
-    member this.Key = if isNull key && isLeaf then box this else key
+    member this.Key = if isNull key && this.IsLeaf then box this else key
     /// True for leaves (differentiable inputs).
-    member _.IsLeaf = isLeaf
+    member _.IsLeaf = obj.ReferenceEquals(op, Op.Leaf)
     /// The value's shape.
     member _.Shape = value.Shape
     /// The value's element type.
