@@ -46,7 +46,20 @@ module Forward =
 
                       if not any then null
                       elif createGraph then (OpTable.rule node.Op).Jvp inputs node inputTangents
-                      else (OpTable.rule node.Op).Jvp (Array.map Node.detach inputs) (Node.detach node) inputTangents
+                      else
+                          match node.Op with
+                          // User code gets detached copies; built-in rules run on the nodes themselves with
+                          // recording off (their results are constants either way).
+                          | Op.Custom _ -> (OpTable.rule node.Op).Jvp (Array.map Node.detach inputs) (Node.detach node) inputTangents
+                          | op ->
+                              let rule = OpTable.rule op
+                              let recording = Recording.ForThisThread
+                              recording.Depth <- recording.Depth + 1
+
+                              try
+                                  rule.Jvp inputs node inputTangents
+                              finally
+                                  recording.Depth <- recording.Depth - 1
 
               if not (isNull tangent) then tangentOf[node] <- tangent)
 

@@ -150,7 +150,12 @@ type CustomOp
 type Node internal (op: Op, inputs: Node[], value: Tensor, requiresGrad: bool, key: obj) =
     static let mutable lastId = 0L
     let id = Interlocked.Increment(&lastId)
-    let isLeaf = (match op with Op.Leaf -> true | _ -> false)
+
+    // Whether a node requires grad and is a leaf follows from its op (constants are the only nodes
+    // that do not, and nullary cases are single instances), so neither is stored: a node is 56 bytes.
+    do
+        if requiresGrad = obj.ReferenceEquals(op, Op.Constant) then
+            invalidArg "requiresGrad" "a node requires grad unless it is a constant."
 
     /// A number unique to this node, increasing in creation order (inputs before their users).
     member _.Id = id
@@ -162,11 +167,11 @@ type Node internal (op: Op, inputs: Node[], value: Tensor, requiresGrad: bool, k
     /// The value, computed when the node was built.
     member _.Value = value
     /// True when the node depends on a leaf, so that gradients flow through it.
-    member _.RequiresGrad = requiresGrad
+    member _.RequiresGrad = not (obj.ReferenceEquals(op, Op.Constant))
     /// For a leaf, the key gradients are reported under (the node itself unless one was given); else null.
-    member this.Key = if isNull key && isLeaf then box this else key
+    member this.Key = if isNull key && this.IsLeaf then box this else key
     /// True for leaves (differentiable inputs).
-    member _.IsLeaf = isLeaf
+    member _.IsLeaf = obj.ReferenceEquals(op, Op.Leaf)
     /// The value's shape.
     member _.Shape = value.Shape
     /// The value's element type.
@@ -210,13 +215,83 @@ type Node internal (op: Op, inputs: Node[], value: Tensor, requiresGrad: bool, k
     /// Lets F#'s <c>tanh</c> work on nodes.
     static member Tanh(a: Node) = Node.tanh a
 
+/// A per-thread switch of the engine: while it is on, op results are constants even when an input
+/// requires grad. Reverse and forward mode turn it on around the built-in rules of a first-order
+/// pass (their results are only ever used as values), so the rules can run on the graph's own
+/// nodes instead of detached copies of them. Never on while user code runs (custom rules, hooks).
+[<Sealed; AllowNullLiteral>]
+type internal Recording() =
+    [<ThreadStatic; DefaultValue>]
+    static val mutable private current: Recording
+
+    /// How many passes on this thread have turned recording off (0: on).
+    member val Depth = 0 with get, set
+
+    /// True while op results are not recorded on this thread.
+    static member IsSuppressed =
+        let r = Recording.current
+        not (isNull r) && r.Depth <> 0
+
+    /// This thread's switch (a pass fetches it once, then turns it off and on around each rule
+    /// with plain field writes).
+    static member ForThisThread =
+        let r = Recording.current
+
+        if isNull r then
+            let r = Recording()
+            Recording.current <- r
+            r
+        else
+            r
+
+/// One entry of a small shared cache: a value's bits and what was made for it. Immutable, so a
+/// slot can be read and replaced by several threads without locks (a reference is read atomically).
+[<Sealed; AllowNullLiteral>]
+type internal CacheEntry<'T>(bits: int64, dtype: DType, item: 'T) =
+    /// The key: the value's bits (0.0 and -0.0 differ).
+    member _.Bits = bits
+    /// The key's dtype.
+    member _.DType = dtype
+    /// The cached item.
+    member _.Item = item
+
+/// A small shared ring of cached items keyed by a float and a dtype, replaced oldest first. Lookups
+/// take no lock: each slot holds an immutable entry; a race at worst replaces an entry early.
+[<Sealed>]
+type internal RingCache<'T when 'T: not struct>(size: int) =
+    let slots: CacheEntry<'T>[] = Array.zeroCreate size
+    let mutable next = 0
+
+    /// The item cached for (bits, dtype), or null.
+    member _.TryGet(bits: int64, dtype: DType) : 'T =
+        let mutable found = Unchecked.defaultof<'T>
+        let mutable i = 0
+
+        while i < slots.Length do
+            let e = slots[i]
+
+            if not (isNull e) && e.Bits = bits && e.DType = dtype then
+                found <- e.Item
+                i <- slots.Length
+            else
+                i <- i + 1
+
+        found
+
+    /// Caches an item for (bits, dtype).
+    member _.Add(bits: int64, dtype: DType, item: 'T) =
+        let slot = next
+        next <- (slot + 1) % slots.Length
+        slots[slot] <- CacheEntry(bits, dtype, item)
+
 /// The rules of one primitive op.
 type Rule =
     {
         /// Computes the output value from the input values (shapes and dtypes already conformed).
         Forward: Tensor[] -> Tensor
         /// Given the inputs, the output and the output's cotangent, the cotangent contribution for
-        /// each input (null: none). Written with graph constructors, so it can be differentiated.
+        /// each input (null: none; a rule may also return null for an input that does not require
+        /// grad, since nothing flows into it). Written with graph constructors, so it can be differentiated.
         Vjp: Node[] -> Node -> Node -> Node[]
         /// Given the inputs, the output and each input's tangent (null: zero), the output's
         /// tangent (null: zero).
@@ -236,8 +311,67 @@ module OpTable =
     /// Applies a linear map to a tangent where null means zero.
     let private lift (f: Node -> Node) (t: Node) = if isNull t then null else f t
 
-    /// Forward, VJP and JVP of <paramref name="op"/>.
+    /// The rules of the ops without parameters, built once on first use. A
+    /// race only builds an equal record twice; records are immutable, so sharing them is safe.
+    let private cache: Rule[] = Array.zeroCreate 22
+
+    /// The rules of the powers used last (a rule of x^p needs x^(p−1)), keyed by the exponent's bits.
+    let private powers = RingCache<Rule>(8)
+
+    /// Forward, VJP and JVP of <paramref name="op"/> (cached for ops without parameters, so the
+    /// common ops allocate nothing here).
     let rule (op: Op) : Rule =
+        let index =
+            match op with
+            | Op.Add -> 0
+            | Op.Subtract -> 1
+            | Op.Multiply -> 2
+            | Op.SafeMultiply -> 3
+            | Op.Divide -> 4
+            | Op.Negate -> 5
+            | Op.Exp -> 6
+            | Op.Log -> 7
+            | Op.Relu -> 8
+            | Op.Sigmoid -> 9
+            | Op.Tanh -> 10
+            | Op.SumAll -> 11
+            | Op.Abs -> 12
+            | Op.Sqrt -> 13
+            | Op.Sin -> 14
+            | Op.Cos -> 15
+            | Op.Log1p -> 16
+            | Op.Expm1 -> 17
+            | Op.Softplus -> 18
+            | Op.Erf -> 19
+            | Op.Maximum -> 20
+            | Op.Minimum -> 21
+            | _ -> -1
+
+        if index < 0 then
+            match op with
+            | Op.Power p ->
+                let bits = BitConverter.DoubleToInt64Bits p
+                let cached = powers.TryGet(bits, DType.Float64)
+
+                if obj.ReferenceEquals(cached, null) then
+                    let built = build op
+                    powers.Add(bits, DType.Float64, built)
+                    built
+                else
+                    cached
+            | _ -> build op
+        else
+            let cached = Volatile.Read(&cache[index])
+
+            if obj.ReferenceEquals(cached, null) then
+                let built = build op
+                Volatile.Write(&cache[index], built)
+                built
+            else
+                cached
+
+    /// Builds the rules of <paramref name="op"/>: every op's forward, VJP and JVP, side by side.
+    let private build (op: Op) : Rule =
         match op with
         | Op.Leaf
         | Op.Constant ->
@@ -250,18 +384,18 @@ module OpTable =
               Jvp = fun _ _ t -> plus t[0] t[1] }
         | Op.Subtract ->
             { Forward = fun v -> Tensor.zipSame ZipKernel.Subtract v[0] v[1]
-              Vjp = fun _ _ g -> [| g; Node.negate g |]
+              Vjp = fun x _ g -> [| g; (if x[1].RequiresGrad then Node.negate g else null) |]
               Jvp = fun _ _ t -> plus t[0] (lift Node.negate t[1]) }
         | Op.Multiply ->
             { Forward = fun v -> Tensor.zipSame ZipKernel.Multiply v[0] v[1]
-              Vjp = fun x _ g -> [| Node.safeMultiply g x[1]; Node.safeMultiply g x[0] |]
+              Vjp = fun x _ g -> [| (if x[0].RequiresGrad then Node.safeMultiply g x[1] else null); (if x[1].RequiresGrad then Node.safeMultiply g x[0] else null) |]
               Jvp = fun x _ t -> plus (lift (fun t -> Node.safeMultiply t x[1]) t[0]) (lift (fun t -> Node.safeMultiply t x[0]) t[1]) }
         // The chain-rule product of a cotangent (or tangent) and a local derivative: where the first
         // factor is 0 the product is 0, even against an infinite or NaN derivative, so positions that
         // receive no gradient (the branch a where did not take) stay at 0.
         | Op.SafeMultiply ->
             { Forward = fun v -> Tensor.zipSame ZipKernel.SafeMultiply v[0] v[1]
-              Vjp = fun x _ g -> [| Node.safeMultiply g x[1]; Node.safeMultiply g x[0] |]
+              Vjp = fun x _ g -> [| (if x[0].RequiresGrad then Node.safeMultiply g x[1] else null); (if x[1].RequiresGrad then Node.safeMultiply g x[0] else null) |]
               Jvp = fun x _ t -> plus (lift (fun t -> Node.safeMultiply t x[1]) t[0]) (lift (fun t -> Node.safeMultiply t x[0]) t[1]) }
         // d(a/b) = da/b − (a/b)·db/b: reuses the output y = a/b and never squares b (no overflow).
         | Op.Divide ->
@@ -507,13 +641,13 @@ module Node =
         value
 
     /// A differentiable input whose gradients are reported under the node itself.
-    let leaf (value: Tensor) : Node = Node(Op.Leaf, [||], requireGradable (notNull "value" value), true, null)
+    let leaf (value: Tensor) : Node = Node(Op.Leaf, Array.Empty(), requireGradable (notNull "value" value), true, null)
 
     /// A differentiable input whose gradients are reported under <paramref name="key"/> (compared by reference).
-    let leafWithKey (key: obj) (value: Tensor) : Node = Node(Op.Leaf, [||], requireGradable (notNull "value" value), true, notNull "key" key)
+    let leafWithKey (key: obj) (value: Tensor) : Node = Node(Op.Leaf, Array.Empty(), requireGradable (notNull "value" value), true, notNull "key" key)
 
     /// A value that needs no gradient.
-    let constant (value: Tensor) : Node = Node(Op.Constant, [||], notNull "value" value, false, null)
+    let constant (value: Tensor) : Node = Node(Op.Constant, Array.Empty(), notNull "value" value, false, null)
 
     /// The same value, cut off from the graph.
     let detach (x: Node) : Node = if x.RequiresGrad then constant x.Value else x
@@ -529,10 +663,52 @@ module Node =
 
         let value = (OpTable.rule op).Forward values
         if Anomaly.isActive () then Anomaly.checkForward op.Name values value
-        if requiresGrad then Node(op, inputs, value, true, null) else constant value
+        if requiresGrad && not Recording.IsSuppressed then Node(op, inputs, value, true, null) else constant value
 
-    /// A 0-d constant holding <paramref name="value"/> in the dtype of <paramref name="like"/>.
-    let scalarLike (value: float) (like: Node) : Node = constant (Tensor.scalarLike value like.Value)
+    /// <see cref="apply"/> for one input, with no input array unless the result is recorded.
+    let private apply1 (op: Op) (x: Node) : Node =
+        let values = [| x.Value |]
+        let value = (OpTable.rule op).Forward values
+        if Anomaly.isActive () then Anomaly.checkForward op.Name values value
+        if x.RequiresGrad && not Recording.IsSuppressed then Node(op, [| x |], value, true, null) else constant value
+
+    /// <see cref="apply"/> for two inputs, with no input array unless the result is recorded.
+    let private apply2 (op: Op) (a: Node) (b: Node) : Node =
+        let values = [| a.Value; b.Value |]
+        let value = (OpTable.rule op).Forward values
+        if Anomaly.isActive () then Anomaly.checkForward op.Name values value
+        if (a.RequiresGrad || b.RequiresGrad) && not Recording.IsSuppressed then Node(op, [| a; b |], value, true, null) else constant value
+
+    /// The 0-d constants made last by <see cref="scalarLike"/> inside first-order backward passes.
+    let private scalars = RingCache<Node>(16)
+
+    /// The 0-d values made last by <see cref="scalarLike"/>.
+    let private scalarValues = RingCache<Tensor>(16)
+
+    /// A 0-d constant holding <paramref name="value"/> in the dtype of <paramref name="like"/>. Recent
+    /// values are reused (tensors are immutable), so <c>x * 2.0</c> in a loop allocates only its node.
+    /// Inside a first-order backward pass (recording off) the nodes themselves are reused too: they are
+    /// never part of a recorded graph there. Recorded graphs always get a node of their own (graph
+    /// exports count them).
+    let scalarLike (value: float) (like: Node) : Node =
+        let dtype = like.DType
+        // The key is the value as stored (rounded to float32 for float32), bit for bit: 0.0 and -0.0 differ.
+        let bits = BitConverter.DoubleToInt64Bits(if dtype = DType.Float32 then float (float32 value) else value)
+        let suppressed = Recording.IsSuppressed
+        let cached = if suppressed then scalars.TryGet(bits, dtype) else null
+
+        if isNull cached then
+            let mutable tensor = scalarValues.TryGet(bits, dtype)
+
+            if isNull tensor then
+                tensor <- Tensor.scalarLike value like.Value
+                scalarValues.Add(bits, dtype, tensor)
+
+            let made = constant tensor
+            if suppressed then scalars.Add(bits, dtype, made)
+            made
+        else
+            cached
 
     /// Converts to <paramref name="dtype"/> (the node itself when it already has it).
     let cast (dtype: DType) (x: Node) : Node = if x.DType = dtype then x else apply (Op.Cast dtype) [| x |]
@@ -541,28 +717,34 @@ module Node =
     let expand (shape: Shape) (x: Node) : Node =
         if x.Shape.Equals shape then x
         else
-            Tensor.expand shape x.Value |> ignore // validates before anything is recorded
+            // Validates before anything is recorded (Tensor.expand throws the shape error).
+            if not (Shape.broadcastsTo x.Shape shape) then Tensor.expand shape x.Value |> ignore
             apply (Op.Expand shape) [| x |]
 
     /// Sums over broadcast dimensions down to <paramref name="shape"/> (the node itself when it has it).
     let sumTo (shape: Shape) (x: Node) : Node =
         if x.Shape.Equals shape then x
         else
-            Tensor.sumTo shape x.Value |> ignore // validates before anything is recorded
+            // Validates before anything is recorded (Tensor.sumTo throws the shape error).
+            if not (Shape.broadcastsTo shape x.Shape) then Tensor.sumTo shape x.Value |> ignore
             apply (Op.SumTo shape) [| x |]
 
     let private binary (op: Op) (a: Node) (b: Node) =
         let a, b = notNull "a" a, notNull "b" b
-        Tensor.requireFloat op.Name a.Value
-        Tensor.requireFloat op.Name b.Value
-        let shape = Shape.broadcast op.Name a.Shape b.Shape
-        let dtype = Tensor.promote (a.Shape.Rank, a.DType) (b.Shape.Rank, b.DType)
-        let conform x = x |> cast dtype |> expand shape
-        apply op [| conform a; conform b |]
+        // (The op's name is only looked up for the message.)
+        if not a.Value.IsFloatingPoint then Tensor.requireFloat op.Name a.Value
+        if not b.Value.IsFloatingPoint then Tensor.requireFloat op.Name b.Value
+
+        if a.DType = b.DType && a.Shape.Equals b.Shape then
+            apply2 op a b
+        else
+            let shape = Shape.broadcast op.Name a.Shape b.Shape
+            let dtype = Tensor.promote (a.Shape.Rank, a.DType) (b.Shape.Rank, b.DType)
+            apply2 op (expand shape (cast dtype a)) (expand shape (cast dtype b))
 
     let private unary (op: Op) (x: Node) =
-        Tensor.requireFloat op.Name (notNull "x" x).Value
-        apply op [| x |]
+        if not (notNull "x" x).Value.IsFloatingPoint then Tensor.requireFloat op.Name x.Value
+        apply1 op x
 
     /// Elementwise sum with broadcasting. Python course: <c>add</c>.
     let add a b = binary Op.Add a b

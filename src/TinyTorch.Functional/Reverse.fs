@@ -2,6 +2,7 @@ namespace TinyTorch.Functional
 
 open System
 open System.Collections.Generic
+open System.Runtime.InteropServices
 open TinyTorch
 
 /// Hashes nodes by their id (reference identity, no virtual call into the node).
@@ -89,44 +90,67 @@ module Reverse =
         if not root.RequiresGrad then
             raise (InvalidOperationException("backward: the output does not depend on any leaf that requires grad, so there is nothing to differentiate. Create inputs with requiresGrad = true."))
 
+    /// One node's VJP. A first-order pass (no <paramref name="createGraph"/>) runs a built-in rule on
+    /// the graph's own nodes with recording off, so its results are constants and no detached copy of
+    /// the inputs is made; a custom rule (user code) gets detached copies, as it always did.
+    let private vjpOf (createGraph: bool) (recording: Recording) (node: Node) (cotangent: Node) : Node[] =
+        if createGraph then
+            (OpTable.rule node.Op).Vjp node.InputArray node cotangent
+        else
+            match node.Op with
+            | Op.Custom _ -> (OpTable.rule node.Op).Vjp (Array.map Node.detach node.InputArray) (Node.detach node) cotangent
+            | op ->
+                let rule = OpTable.rule op
+                recording.Depth <- recording.Depth + 1
+
+                try
+                    rule.Vjp node.InputArray node cotangent
+                finally
+                    recording.Depth <- recording.Depth - 1
+
     /// The reverse walk itself: every node that requires grad and is reachable from
     /// <paramref name="root"/>, outputs before inputs; each VJP runs once and contributions are summed.
     /// <paramref name="visit"/> sees each node with its complete cotangent (null when nothing reached
     /// it) and returns the cotangent to pass on to its inputs (a hook may transform it; null stops it).
     /// With <paramref name="createGraph"/> the pass is recorded, so its results can be differentiated.
+    /// Nodes are visited newest first (ids grow in creation order, and every node is created after its
+    /// inputs, so all of a node's users come before it): one priority queue and one dictionary hold
+    /// only the frontier of nodes reached but not yet visited, so a long chain needs O(1) extra memory.
     let walk (createGraph: bool) (seed: Node) (root: Node) (visit: Node -> Node -> Node) : unit =
         checkSeed (notNull "root" root) (notNull "seed" seed)
         let seed = Node.cast root.DType (if createGraph then seed else Node.detach seed)
-        let order = topologicalOrder root
-        let position = Dictionary<Node, int>(order.Count, NodeComparer.Instance)
-
-        for i in 0 .. order.Count - 1 do
-            position[order[i]] <- i
-
-        let cotangents: Node[] = Array.zeroCreate order.Count
-        cotangents[order.Count - 1] <- seed
+        // The frontier: each node reached but not yet visited, with the cotangent summed so far (null: none).
+        let pending = Dictionary<Node, Node>(NodeComparer.Instance)
+        let queue = PriorityQueue<Node, int64>()
+        let recording = Recording.ForThisThread
+        pending[root] <- seed
+        queue.Enqueue(root, -root.Id)
 
         Anomaly.duringPass (fun () ->
-          for i in order.Count - 1 .. -1 .. 0 do
-              let node = order[i]
-              let cotangent = visit node cotangents[i]
-              cotangents[i] <- null // released as soon as it is used: memory stays bounded on long chains
+          while queue.Count > 0 do
+              let node = queue.Dequeue()
+              let mutable incoming = null
+              pending.Remove(node, &incoming) |> ignore
+              let cotangent = visit node incoming
 
-              if not node.IsLeaf && not (isNull cotangent) then
-                  let inputs = if createGraph then node.InputArray else Array.map Node.detach node.InputArray
-                  let output = if createGraph then node else Node.detach node
-                  let contributions = (OpTable.rule node.Op).Vjp inputs output cotangent
+              if not node.IsLeaf then
+                  let inputs = node.InputArray
+                  let contributions = if isNull cotangent then null else vjpOf createGraph recording node cotangent
 
                   for j in 0 .. inputs.Length - 1 do
-                      let input = node.InputArray[j]
-                      let c = contributions[j]
+                      let input = inputs[j]
 
-                      if input.RequiresGrad && not (isNull c) then
-                          if Anomaly.isActive () then
-                              Anomaly.checkBackward node.Op.Name j (node.InputArray |> Array.map (fun n -> n.Value)) c.Value (fun () -> pathTo root node)
+                      if input.RequiresGrad then
+                          let c = if isNull contributions then null else contributions[j]
 
-                          let k = position[input]
-                          cotangents[k] <- if isNull cotangents[k] then c else Node.add cotangents[k] c)
+                          if not (isNull c) && Anomaly.isActive () then
+                              Anomaly.checkBackward node.Op.Name j (inputs |> Array.map (fun n -> n.Value)) c.Value (fun () -> pathTo root node)
+
+                          let mutable reached = false
+                          let slot = &CollectionsMarshal.GetValueRefOrAddDefault(pending, input, &reached)
+
+                          if not reached then queue.Enqueue(input, -input.Id)
+                          if not (isNull c) then slot <- (if isNull slot then c else Node.add slot c))
 
     /// Gradients of <paramref name="root"/> with respect to every leaf it depends on, given the
     /// cotangent <paramref name="seed"/> (same shape as the root). Each node's VJP runs once and

@@ -193,9 +193,9 @@ public sealed partial class Variable
     /// <remarks>Python course: <c>backward</c>; PyTorch: <c>Tensor.backward(gradient, create_graph=...)</c>.</remarks>
     public void Backward(Variable? gradient = null, bool createGraph = false)
     {
-        var seed = gradient?.Node ?? NodeModule.constant(TensorModule.onesLike(Data));
+        var seed = gradient?.Node ?? (createGraph ? NodeModule.constant(TensorModule.onesLike(Data)) : Ones(node));
         var leafGradients = new Dictionary<Variable, Node>(ReferenceEqualityComparer.Instance);
-        var retained = new List<(Variable Variable, Node Gradient)>();
+        List<(Variable Variable, Node Gradient)>? retained = null;
         var anyWatched = Volatile.Read(ref watchedCount) > 0;
 
         Node? Visit(Node n, Node? cotangent)
@@ -220,21 +220,29 @@ public sealed partial class Variable
                 flowing = v.ApplyHooks(n, flowing);
                 if (v.retainsGrad)
                 {
-                    retained.Add((v, flowing));
+                    (retained ??= []).Add((v, flowing));
                 }
             }
             return flowing;
         }
 
         // The walk may call back into C# (custom VJPs, checkpoint recomputation), which must record graphs even inside NoGrad.
-        using (Autograd.EnableGrad())
+        // (Entering the scope writes an AsyncLocal, which allocates: skipped when the mode is on already.)
+        using (Autograd.IsGradEnabled ? null : Autograd.EnableGrad())
         {
             Reverse.walk(createGraph, seed, node, FuncConvert.FromFunc<Node, Node?, Node?>(Visit));
         }
 
-        var updates = leafGradients.Select(p => (Variable: p.Key, Grad: p.Key.AccumulatedGrad(p.Value, createGraph)))
-            .Concat(retained.Select(p => (p.Variable, Grad: p.Variable.AccumulatedGrad(p.Gradient, createGraph))))
-            .ToArray();
+        var updates = new (Variable Variable, Variable Grad)[leafGradients.Count + (retained?.Count ?? 0)];
+        var k = 0;
+        foreach (var (v, g) in leafGradients)
+        {
+            updates[k++] = (v, v.AccumulatedGrad(g, createGraph));
+        }
+        foreach (var (v, g) in retained ?? [])
+        {
+            updates[k++] = (v, v.AccumulatedGrad(g, createGraph));
+        }
         foreach (var (v, grad) in updates)
         {
             v.Grad = grad;
@@ -259,6 +267,12 @@ public sealed partial class Variable
     }
 
     private static Node Zeros(Node like) => NodeModule.constant(TensorModule.zerosLike(like.Value));
+
+    /// <summary>The seed of a first-order pass: a 0-d one is a shared constant (immutable, and never part of a recorded graph).</summary>
+    private static Node Ones(Node like) =>
+        like.Shape.Rank == 0 && like.DType is DType.Float32 or DType.Float64 ? OneScalars[(int)like.DType] : NodeModule.constant(TensorModule.onesLike(like.Value));
+
+    private static readonly Node[] OneScalars = [NodeModule.constant(new Tensor(1.0f)), NodeModule.constant(new Tensor(1.0))];
 
     /// <summary>
     /// Sets the gradient of a leaf that requires grad to zeros of its shape (zeros, not null, as in the
