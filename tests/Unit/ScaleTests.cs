@@ -132,14 +132,14 @@ public class ScaleTests
 
     [Fact]
     [Trait("Category", "Long")]
-    public void Long_hundred_thousand_training_steps_and_ten_million_node_graphs_do_not_grow_memory()
+    public void Long_fifty_thousand_training_steps_and_ten_million_node_graphs_do_not_grow_memory()
     {
         var (model, optimizer, input, labels) = SmallTrainingSetup();
         Steps(model, optimizer, input, labels, 5_000);
         var afterWarmUp = Settled();
-        Steps(model, optimizer, input, labels, 100_000);
+        Steps(model, optimizer, input, labels, 50_000);
         var afterSteps = Settled();
-        Assert.True(afterSteps - afterWarmUp < 4 * MiB, $"managed memory grew from {afterWarmUp / MiB} MiB to {afterSteps / MiB} MiB over 100 000 steps");
+        Assert.True(afterSteps - afterWarmUp < 4 * MiB, $"managed memory grew from {afterWarmUp / MiB} MiB to {afterSteps / MiB} MiB over 50 000 steps");
 
         for (var round = 0; round < 10; round++)
         {
