@@ -5,7 +5,7 @@ namespace TinyTorch.Tests;
 
 /// <summary>
 /// Differential fuzzing of the public API: FsCheck builds random programs (leaves of random shapes and
-/// dtypes, some not requiring grad; random unary, binary, matmul, reduction, reshape and transpose calls on
+/// dtypes, some not requiring grad; random unary, binary, matmul, reduction, softmax, log-sum-exp, concat, unsqueeze, reshape and transpose calls on
 /// any earlier value, so subexpressions are shared; detaches; calls inside NoGrad scopes; one or two
 /// backward passes). An oracle written from the documented rules predicts, call by call, whether it is
 /// valid and which shape it gives, or which exception it throws. Valid programs must give gradients equal
@@ -15,7 +15,7 @@ namespace TinyTorch.Tests;
 /// </summary>
 public class DifferentialFuzzTests
 {
-    internal enum Kind { Unary, Binary, MatMul, SumAxis, Mean, Reshape, Transpose, Detach }
+    internal enum Kind { Unary, Binary, MatMul, SumAxis, Mean, Reshape, Transpose, Detach, Softmax, LogSumExp, Concat, Unsqueeze }
 
     internal sealed record Call(Kind Kind, int Op, int A, int B, int Axis, int[] Target, bool NoGrad);
 
@@ -76,14 +76,30 @@ public class DifferentialFuzzTests
         return result;
     }
 
-    private static int[]? MatMulShape(int[] a, int[] b) => (a.Length, b.Length) switch
+    /// <summary>NumPy/PyTorch matmul: 1-D operands get a dimension of 1 prepended (left) or appended (right), removed again afterwards; batch dimensions broadcast.</summary>
+    private static int[]? MatMulShape(int[] a, int[] b)
     {
-        (1, 1) => a[0] == b[0] ? [] : null,
-        (2, 1) => a[1] == b[0] ? [a[0]] : null,
-        (1, 2) => a[0] == b[0] ? [b[1]] : null,
-        (2, 2) => a[1] == b[0] ? [a[0], b[1]] : null,
-        _ => null,
-    };
+        if (a.Length == 1 && b.Length == 1)
+        {
+            return a[0] == b[0] ? [] : null;
+        }
+        int[] a2 = a.Length == 1 ? [1, a[0]] : a;
+        int[] b2 = b.Length == 1 ? [b[0], 1] : b;
+        if (a2[^1] != b2[^2] || Broadcast(a2[..^2], b2[..^2]) is not { } batch)
+        {
+            return null;
+        }
+        var result = new List<int>(batch);
+        if (a.Length > 1)
+        {
+            result.Add(a2[^2]);
+        }
+        if (b.Length > 1)
+        {
+            result.Add(b2[^1]);
+        }
+        return [.. result];
+    }
 
     /// <summary>The predicted outcome of one call: the result's shape, or the exception type it must throw.</summary>
     private static (int[]? Shape, Type? Throws) Predict(Call c, int[] a, int[] b)
@@ -111,6 +127,52 @@ public class DifferentialFuzzTests
                 return (a.Where((_, i) => i != axis).ToArray(), null);
             case Kind.Reshape:
                 return c.Target.Aggregate(1, (p, d) => p * d) == a.Aggregate(1, (p, d) => p * d) ? (c.Target, null) : (null, typeof(ArgumentException));
+            case Kind.Softmax:
+                return c.Axis < -a.Length || c.Axis >= a.Length ? (null, typeof(ArgumentOutOfRangeException)) : (a, null);
+            case Kind.LogSumExp:
+                if (c.Axis < -a.Length || c.Axis >= a.Length)
+                {
+                    return (null, typeof(ArgumentOutOfRangeException));
+                }
+                var lseAxis = c.Axis < 0 ? c.Axis + a.Length : c.Axis;
+                return (a.Where((_, i) => i != lseAxis).ToArray(), null);
+            case Kind.Unsqueeze:
+                if (c.Axis < -a.Length - 1 || c.Axis > a.Length)
+                {
+                    return (null, typeof(ArgumentOutOfRangeException));
+                }
+                var at = c.Axis < 0 ? c.Axis + a.Length + 1 : c.Axis;
+                return ([.. a[..at], 1, .. a[at..]], null);
+            case Kind.Concat:
+            {
+                // One reason to refuse: that reason's exception; several: any of the ArgumentException family.
+                var reasons = new List<Type>();
+                if (a.Length == 0 || b.Length == 0)
+                {
+                    reasons.Add(typeof(ArgumentException));
+                }
+                if (a.Length != b.Length)
+                {
+                    reasons.Add(typeof(ShapeMismatchException));
+                }
+                if (c.Axis < -a.Length || c.Axis >= a.Length)
+                {
+                    reasons.Add(typeof(ArgumentOutOfRangeException));
+                }
+                if (reasons.Count == 0)
+                {
+                    var cat = c.Axis < 0 ? c.Axis + a.Length : c.Axis;
+                    if (a.Where((d, i) => i != cat && d != b[i]).Any())
+                    {
+                        reasons.Add(typeof(ShapeMismatchException));
+                    }
+                    else
+                    {
+                        return (a.Select((d, i) => i == cat ? d + b[i] : d).ToArray(), null);
+                    }
+                }
+                return (null, reasons.Count == 1 ? reasons[0] : typeof(ArgumentException));
+            }
             default: // Transpose of the last two axes
                 return a.Length >= 2 ? ([.. a[..^2], a[^1], a[^2]], null) : (null, typeof(ArgumentException));
         }
@@ -170,6 +232,10 @@ public class DifferentialFuzzTests
                     Kind.Mean => Autograd.Mean(a, c.Axis),
                     Kind.Reshape => a.Reshape(c.Target),
                     Kind.Transpose => Autograd.Transpose(a),
+                    Kind.Softmax => c.Op % 2 == 0 ? Autograd.Softmax(a, c.Axis) : Autograd.LogSoftmax(a, c.Axis),
+                    Kind.LogSumExp => Autograd.LogSumExp(a, c.Axis),
+                    Kind.Concat => Autograd.Concat([a, b], c.Axis),
+                    Kind.Unsqueeze => Autograd.Unsqueeze(a, c.Axis),
                     _ => a.Detach(),
                 };
             });
@@ -197,7 +263,7 @@ public class DifferentialFuzzTests
                 continue;
             }
             var cut = c.Kind == Kind.Detach || c.NoGrad;
-            var tracked = !cut && (run.Tracked[ia] || (c.Kind is Kind.Binary or Kind.MatMul && run.Tracked[ib]));
+            var tracked = !cut && (run.Tracked[ia] || (c.Kind is Kind.Binary or Kind.MatMul or Kind.Concat && run.Tracked[ib]));
             if (cut)
             {
                 if (frozen is not null)
@@ -301,7 +367,8 @@ public class DifferentialFuzzTests
         from kind in Gen.Frequency(
             (5, Gen.Constant(Kind.Unary)), (6, Gen.Constant(Kind.Binary)), (2, Gen.Constant(Kind.MatMul)),
             (1, Gen.Constant(Kind.SumAxis)), (1, Gen.Constant(Kind.Mean)), (1, Gen.Constant(Kind.Reshape)),
-            (1, Gen.Constant(Kind.Transpose)), (1, Gen.Constant(Kind.Detach)))
+            (1, Gen.Constant(Kind.Transpose)), (1, Gen.Constant(Kind.Detach)), (1, Gen.Constant(Kind.Softmax)),
+            (1, Gen.Constant(Kind.LogSumExp)), (2, Gen.Constant(Kind.Concat)), (1, Gen.Constant(Kind.Unsqueeze)))
         from op in Gen.Choose(0, 7)
         from a in Gen.Choose(0, 63)
         from b in Gen.Choose(0, 63)
