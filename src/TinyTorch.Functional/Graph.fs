@@ -675,7 +675,11 @@ module Node =
     /// The axis in 0 .. rank − 1 for an axis that may count from the end (−1 is the last).
     let normalizeAxis (operation: string) (rank: int) (axis: int) =
         if axis < -rank || axis >= rank then
-            raise (ArgumentOutOfRangeException("axis", axis, sprintf "%s: axis %d is out of range for a tensor of rank %d (valid axes: %d to %d)." operation axis rank -rank (rank - 1)))
+            let valid =
+                if rank = 0 then "it has no axes; reshape it to [1] first"
+                else sprintf "valid axes: %d to %d" -rank (rank - 1)
+
+            raise (ArgumentOutOfRangeException("axis", axis, sprintf "%s: axis %d is out of range for a tensor of rank %d (%s)." operation axis rank valid))
 
         if axis < 0 then axis + rank else axis
 
