@@ -54,6 +54,20 @@ public class BadInputTableTests
     }
 
     [Fact]
+    public void Row_02b_an_axis_out_of_range_throws_ArgumentOutOfRangeException_naming_the_valid_axes()
+    {
+        var x = new Variable(new double[2, 3]);
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => Autograd.Softmax(x, 2));
+        Assert.Equal("axis", ex.ParamName);
+        Assert.Equal(2, ex.ActualValue);
+        AssertMentions(ex.Message, "softmax:", "axis 2", "rank 2", "valid axes: -2 to 1");
+        // A scalar has no axes at all: the message says so and gives the fix (no "valid axes: 0 to -1").
+        var scalar = Assert.Throws<ArgumentOutOfRangeException>(() => Autograd.Softmax(new Variable(1.0), 0));
+        AssertMentions(scalar.Message, "softmax:", "rank 0", "no axes", "reshape it to [1]");
+        Assert.DoesNotContain("0 to -1", scalar.Message);
+    }
+
+    [Fact]
     public void Row_03_backward_on_a_non_scalar_without_a_seed_seeds_ones_as_documented()
     {
         // Design choice (README Conventions): ones of the output's shape, as in the course; the
