@@ -431,13 +431,14 @@ module OpTable =
             { Forward = fun v -> Tensor.map MapKernel.Relu v[0]
               Vjp = fun x _ g -> [| Node.safeMultiply g (slope x[0]) |]
               Jvp = fun x _ t -> lift (fun t -> Node.safeMultiply t (slope x[0])) t[0] }
-        // σ'(x) = σ(x)·(1 − σ(x)), from the output.
+        // σ'(x) = σ(x)·σ(−x), from the output: equal to σ(x)·(1 − σ(x)), but 1 − σ(x) rounds to 0 once σ(x)
+        // rounds to 1 (x ≳ 17 in float32, 37 in float64), while σ(−x) keeps the tiny true value.
         | Op.Sigmoid ->
-            let slope (y: Node) = Node.multiply y (Node.subtract (Node.scalarLike 1.0 y) y)
+            let slope (x: Node) (y: Node) = Node.multiply y (Node.sigmoid (Node.negate x))
 
             { Forward = fun v -> Tensor.map MapKernel.Sigmoid v[0]
-              Vjp = fun _ y g -> [| Node.safeMultiply g (slope y) |]
-              Jvp = fun _ y t -> lift (fun t -> Node.safeMultiply t (slope y)) t[0] }
+              Vjp = fun x y g -> [| Node.safeMultiply g (slope x[0] y) |]
+              Jvp = fun x y t -> lift (fun t -> Node.safeMultiply t (slope x[0] y)) t[0] }
         // tanh'(x) = 1 − tanh(x)², from the output.
         | Op.Tanh ->
             let slope (y: Node) = Node.subtract (Node.scalarLike 1.0 y) (Node.multiply y y)
@@ -856,7 +857,11 @@ module Node =
     /// The axis in 0 .. rank − 1 for an axis that may count from the end (−1 is the last).
     let normalizeAxis (operation: string) (rank: int) (axis: int) =
         if axis < -rank || axis >= rank then
-            raise (ArgumentOutOfRangeException("axis", axis, sprintf "%s: axis %d is out of range for a tensor of rank %d (valid axes: %d to %d)." operation axis rank -rank (rank - 1)))
+            let valid =
+                if rank = 0 then "it has no axes; reshape it to [1] first"
+                else sprintf "valid axes: %d to %d" -rank (rank - 1)
+
+            raise (ArgumentOutOfRangeException("axis", axis, sprintf "%s: axis %d is out of range for a tensor of rank %d (%s)." operation axis rank valid))
 
         if axis < 0 then axis + rank else axis
 

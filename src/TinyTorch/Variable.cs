@@ -67,10 +67,12 @@ public sealed partial class Variable
     /// <summary>
     /// Wraps the result of a core op: the one place every op result becomes a variable, so the one place
     /// <see cref="Autograd.NoGrad"/> is honoured (inside such a scope the result is detached). Leaves are
-    /// wrapped as they are: they are inputs (e.g. the points a transform differentiates at), not op results.
+    /// wrapped as they are: they are inputs (e.g. the points a transform differentiates at), not op results;
+    /// except a variable's own leaf, which comes back from an op that returns its input unchanged (a reshape
+    /// to the same shape, dropout in eval mode) and is an op result like any other.
     /// </summary>
     internal static Variable FromNode(Node node) =>
-        new(node.IsLeaf || Autograd.IsGradEnabled ? node : NodeModule.detach(node));
+        new((node.IsLeaf && node.Key is not Variable) || Autograd.IsGradEnabled ? node : NodeModule.detach(node));
 
     /// <summary>The core graph node this variable stands for now.</summary>
     internal Node Node => node;

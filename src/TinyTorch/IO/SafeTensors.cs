@@ -324,6 +324,13 @@ public static class SafeTensors
 
     private static (List<Info> Infos, SortedDictionary<string, string> Metadata) ParseHeader(byte[] header, string source)
     {
+        // The JSON parser checks the structure but leaves invalid UTF-8 inside names and strings to the
+        // first read of them, which would then throw InvalidOperationException: check the encoding first.
+        if (!System.Text.Unicode.Utf8.IsValid(header))
+        {
+            throw Bad(source, "the header is not valid UTF-8 text (safetensors headers are UTF-8 JSON).");
+        }
+
         JsonDocument document;
         try
         {

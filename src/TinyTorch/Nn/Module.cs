@@ -24,6 +24,11 @@ namespace TinyTorch.Nn;
 /// Order, as in PyTorch: a module's own parameters first, then each child's, depth first. A parameter or module
 /// reachable twice (shared weights, cycles) is listed once, under the first name found.
 /// </para>
+/// <para>
+/// Not thread-safe for changes: use a module from one thread at a time while it is trained (backward, optimizer
+/// steps, <see cref="Train"/>). Forward passes of modules without randomness on several threads at once are safe
+/// as long as no thread changes the parameters meanwhile.
+/// </para>
 /// </remarks>
 public abstract class Module
 {

@@ -10,6 +10,7 @@ namespace TinyTorch.Optim;
 /// <remarks>
 /// PyTorch: <c>torch.optim.Optimizer</c> (one parameter group). A step is all or nothing: every new value and
 /// state is computed first and only then stored, so an exception leaves all parameters and state unchanged.
+/// Not thread-safe: use an optimizer (and its parameters) from one thread at a time.
 /// </remarks>
 public abstract class Optimizer
 {
