@@ -236,6 +236,11 @@ module OpTable =
     /// Applies a linear map to a tangent where null means zero.
     let private lift (f: Node -> Node) (t: Node) = if isNull t then null else f t
 
+    // Expand and SumTo between shapes the recorded op already proved compatible: no second check
+    // (the public Node.expand and Node.sumTo validate by computing the result once more).
+    let private expandTo (shape: Shape) (x: Node) = if x.Shape.Equals shape then x else Node.apply (Op.Expand shape) [| x |]
+    let private sumDownTo (shape: Shape) (x: Node) = if x.Shape.Equals shape then x else Node.apply (Op.SumTo shape) [| x |]
+
     /// Forward, VJP and JVP of <paramref name="op"/>.
     let rule (op: Op) : Rule =
         match op with
@@ -313,16 +318,16 @@ module OpTable =
               Jvp = fun _ y t -> lift (fun t -> Node.safeMultiply t (slope y)) t[0] }
         | Op.SumAll ->
             { Forward = fun v -> Tensor.sumAll v[0]
-              Vjp = fun x _ g -> [| Node.expand x[0].Shape g |]
+              Vjp = fun x _ g -> [| expandTo x[0].Shape g |]
               Jvp = fun _ _ t -> lift Node.sumAll t[0] }
         | Op.Expand shape ->
             { Forward = fun v -> Tensor.expand shape v[0]
-              Vjp = fun x _ g -> [| Node.sumTo x[0].Shape g |]
-              Jvp = fun _ _ t -> lift (Node.expand shape) t[0] }
+              Vjp = fun x _ g -> [| sumDownTo x[0].Shape g |]
+              Jvp = fun _ _ t -> lift (expandTo shape) t[0] }
         | Op.SumTo shape ->
             { Forward = fun v -> Tensor.sumTo shape v[0]
-              Vjp = fun x _ g -> [| Node.expand x[0].Shape g |]
-              Jvp = fun _ _ t -> lift (Node.sumTo shape) t[0] }
+              Vjp = fun x _ g -> [| expandTo x[0].Shape g |]
+              Jvp = fun _ _ t -> lift (sumDownTo shape) t[0] }
         | Op.Cast dtype ->
             { Forward = fun v -> Tensor.cast dtype v[0]
               Vjp = fun x _ g -> [| Node.cast x[0].DType g |]

@@ -355,6 +355,51 @@ module internal Kernels =
 
         dst
 
+    /// Whether <see cref="zipScalar64"/> and <see cref="zipScalar32"/> handle the kernel.
+    let zipTakesScalar (kernel: ZipKernel) =
+        match kernel with
+        | ZipKernel.SafeMultiply -> false
+        | _ -> true
+
+    /// kernel(a[i], s) (or, with <paramref name="scalarFirst"/>, kernel(s, a[i])) for every element: the
+    /// same values as zipping with s broadcast, without materializing the broadcast.
+    let zipScalar64 (kernel: ZipKernel) (a: float[]) (s: float) (scalarFirst: bool) : float[] =
+        let dst = Pool.rent<float> a.Length false
+
+        forRanges a.Length (fun start count ->
+            let x = ReadOnlySpan<float>(a, start, count)
+            let d = Span<float>(dst, start, count)
+
+            match kernel with
+            | ZipKernel.Add -> TensorPrimitives.Add(x, s, d)
+            | ZipKernel.Multiply -> TensorPrimitives.Multiply(x, s, d)
+            | ZipKernel.Maximum -> TensorPrimitives.Max(x, s, d)
+            | ZipKernel.Minimum -> TensorPrimitives.Min(x, s, d)
+            | ZipKernel.Subtract -> if scalarFirst then TensorPrimitives.Subtract(s, x, d) else TensorPrimitives.Subtract(x, s, d)
+            | ZipKernel.Divide -> if scalarFirst then TensorPrimitives.Divide(s, x, d) else TensorPrimitives.Divide(x, s, d)
+            | ZipKernel.SafeMultiply -> invalidOp "zipScalar64: safe_multiply has no scalar form.")
+
+        dst
+
+    /// The float32 twin of <see cref="zipScalar64"/>.
+    let zipScalar32 (kernel: ZipKernel) (a: float32[]) (s: float32) (scalarFirst: bool) : float32[] =
+        let dst = Pool.rent<float32> a.Length false
+
+        forRanges a.Length (fun start count ->
+            let x = ReadOnlySpan<float32>(a, start, count)
+            let d = Span<float32>(dst, start, count)
+
+            match kernel with
+            | ZipKernel.Add -> TensorPrimitives.Add(x, s, d)
+            | ZipKernel.Multiply -> TensorPrimitives.Multiply(x, s, d)
+            | ZipKernel.Maximum -> TensorPrimitives.Max(x, s, d)
+            | ZipKernel.Minimum -> TensorPrimitives.Min(x, s, d)
+            | ZipKernel.Subtract -> if scalarFirst then TensorPrimitives.Subtract(s, x, d) else TensorPrimitives.Subtract(x, s, d)
+            | ZipKernel.Divide -> if scalarFirst then TensorPrimitives.Divide(s, x, d) else TensorPrimitives.Divide(x, s, d)
+            | ZipKernel.SafeMultiply -> invalidOp "zipScalar32: safe_multiply has no scalar form.")
+
+        dst
+
     /// Sum of all elements: one partial sum per chunk of <see cref="ChunkSize"/> elements (vectorized
     /// within it), the partials then added in chunk order, so any thread count gives the same bits.
     let sum64 (src: float[]) =

@@ -414,7 +414,20 @@ module Tensor =
     let internal zip (name: string) (kernel: ZipKernel) (a: Tensor) (b: Tensor) : Tensor =
         let shape = Shape.broadcast name a.Shape b.Shape
         let dtype = promote (a.Rank, a.DType) (b.Rank, b.DType)
-        zipSame kernel (a |> cast dtype |> expand shape) (b |> cast dtype |> expand shape)
+        let a, b = cast dtype a, cast dtype b
+
+        // One operand a single number (x * 2.0, lr · grad): no broadcast copy of it.
+        let withScalar (x: Tensor) (s: Tensor) (scalarFirst: bool) =
+            let data: Array =
+                if dtype = DType.Float32 then Kernels.zipScalar32 kernel x.Single s.Single[0] scalarFirst
+                else Kernels.zipScalar64 kernel x.Double s.Double[0] scalarFirst
+
+            GC.KeepAlive x
+            Tensor.Rented(dtype, shape, data)
+
+        if Kernels.zipTakesScalar kernel && b.Size = 1 && a.Size > 1 && a.Shape.Equals shape then withScalar a b false
+        elif Kernels.zipTakesScalar kernel && a.Size = 1 && b.Size > 1 && b.Shape.Equals shape then withScalar b a true
+        else zipSame kernel (expand shape a) (expand shape b)
 
     /// Elementwise sum with broadcasting.
     let add a b = zip "add" ZipKernel.Add a b
