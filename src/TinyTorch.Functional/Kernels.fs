@@ -226,6 +226,55 @@ module internal Kernels =
 
         if i < stop then one' (stop - w)
 
+    /// g·step(x) over a range (count at least one vector), 0 wherever g is 0: the cotangent of relu and
+    /// clamp in one pass, bit for bit <c>SafeMultiply(g, Step(threshold, at)(x))</c>.
+    let private stepMultiplyRange<'T when 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType>
+        (threshold: 'T) (at: 'T) (one: 'T) (g: 'T[]) (x: 'T[]) (dst: 'T[]) (start: int) (count: int) =
+        let w = Vector<'T>.Count
+        let t, a, o = Vector<'T>(threshold), Vector<'T>(at), Vector<'T>(one)
+        let stop = start + count
+
+        let inline one' (i: int) =
+            let xv = Vector<'T>(x, i)
+            let gv = Vector<'T>(g, i)
+            let slope = pick (Vector.GreaterThan(xv, t)) o (Vector.Equals(xv, t)) a Vector<'T>.Zero
+            Vector.ConditionalSelect(Vector.Equals(gv, Vector<'T>.Zero), Vector<'T>.Zero, gv * slope).CopyTo(dst, i)
+
+        let mutable i = start
+
+        while i <= stop - w do
+            one' i
+            i <- i + w
+
+        if i < stop then one' (stop - w)
+
+    /// g·step(x) elementwise (float64), 0 wherever g is 0.
+    let stepMultiply64 (threshold: float) (at: float) (g: float[]) (x: float[]) : float[] =
+        let dst = Pool.rent<float> g.Length false
+        let step = MapKernel.Step(threshold, at)
+
+        forRanges g.Length (fun start count ->
+            if count >= Vector<float>.Count then stepMultiplyRange threshold at 1.0 g x dst start count
+            else
+                for i in start .. start + count - 1 do
+                    dst[i] <- zipScalar ZipKernel.SafeMultiply g[i] (mapScalar step x[i]))
+
+        dst
+
+    /// The float32 twin of <see cref="stepMultiply64"/> (the threshold rounded to float32 once, as Step does).
+    let stepMultiply32 (threshold: float) (at: float) (g: float32[]) (x: float32[]) : float32[] =
+        let dst = Pool.rent<float32> g.Length false
+        let t, a = float32 threshold, float32 at
+
+        forRanges g.Length (fun start count ->
+            if count >= Vector<float32>.Count then stepMultiplyRange t a 1.0f g x dst start count
+            else
+                for i in start .. start + count - 1 do
+                    let slope = if x[i] > t then 1.0f elif x[i] = t then a else 0.0f
+                    dst[i] <- if g[i] = 0.0f then 0.0f else g[i] * slope)
+
+        dst
+
     let private map64Range (kernel: MapKernel) (src: float[]) (dst: float[]) (start: int) (count: int) =
         let s = ReadOnlySpan<float>(src, start, count)
         let d = Span<float>(dst, start, count)

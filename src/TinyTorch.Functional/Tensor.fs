@@ -240,6 +240,17 @@ module Tensor =
         GC.KeepAlive b
         Tensor.Rented(a.DType, a.Shape, data)
 
+    /// g·step(x) elementwise, 0 wherever g is 0 (g and x of one shape and dtype): the cotangent of
+    /// relu and clamp in one pass.
+    let internal stepMultiply (threshold: float) (atThreshold: float) (g: Tensor) (x: Tensor) : Tensor =
+        let data: Array =
+            if g.DType = DType.Float32 then Kernels.stepMultiply32 threshold atThreshold g.Single x.Single
+            else Kernels.stepMultiply64 threshold atThreshold g.Double x.Double
+
+        GC.KeepAlive g
+        GC.KeepAlive x
+        Tensor.Rented(g.DType, g.Shape, data)
+
     /// The same values in another dtype (the same tensor when it already has that dtype); floats
     /// convert to integers by truncation toward zero.
     let cast (dtype: DType) (x: Tensor) : Tensor =
