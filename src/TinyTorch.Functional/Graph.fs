@@ -38,6 +38,9 @@ type Op =
     | ClampMin of lower: float
     /// 1 above the threshold, 0 below, the given value at it; not differentiable (derivative 0).
     | Step of threshold: float * atThreshold: float
+    /// g·step(x) for inputs [g; x], 0 wherever g is 0: the chain-rule product of a cotangent and a
+    /// step mask in one pass (relu's and clamp's derivative rules); linear in g, constant in x.
+    | StepMultiply of threshold: float * atThreshold: float
     | Abs
     | Sqrt
     | Sin
@@ -98,6 +101,7 @@ type Op =
         | Op.Cast _ -> "cast"
         | Op.ClampMin _ -> "clamp_min"
         | Op.Step _ -> "step"
+        | Op.StepMultiply _ -> "step_multiply"
         | Op.Abs -> "abs"
         | Op.Sqrt -> "sqrt"
         | Op.Sin -> "sin"
@@ -311,6 +315,16 @@ module OpTable =
     /// Applies a linear map to a tangent where null means zero.
     let private lift (f: Node -> Node) (t: Node) = if isNull t then null else f t
 
+    // Expand and SumTo between shapes the recorded op already proved compatible: no second check.
+    let private expandTo (shape: Shape) (x: Node) = if x.Shape.Equals shape then x else Node.apply (Op.Expand shape) [| x |]
+    let private sumDownTo (shape: Shape) (x: Node) = if x.Shape.Equals shape then x else Node.apply (Op.SumTo shape) [| x |]
+
+    /// safeMultiply(g, step(x)) in one pass (a StepMultiply node) when g and x match in shape and
+    /// dtype, as cotangents and tangents do; the two-op form otherwise.
+    let private stepTimes (threshold: float) (at: float) (g: Node) (x: Node) =
+        if g.Shape.Equals x.Shape && g.DType = x.DType then Node.apply (Op.StepMultiply(threshold, at)) [| g; x |]
+        else Node.safeMultiply g (Node.step threshold at x)
+
     /// The rules of the ops without parameters, built once on first use. A
     /// race only builds an equal record twice; records are immutable, so sharing them is safe.
     let private cache: Rule[] = Array.zeroCreate 22
@@ -426,11 +440,9 @@ module OpTable =
               Jvp = fun x _ t -> lift (fun t -> Node.safeMultiply t (Node.reciprocal x[0])) t[0] }
         // relu'(0) = 0, as PyTorch and JAX.
         | Op.Relu ->
-            let slope (x: Node) = Node.step 0.0 0.0 x
-
             { Forward = fun v -> Tensor.map MapKernel.Relu v[0]
-              Vjp = fun x _ g -> [| Node.safeMultiply g (slope x[0]) |]
-              Jvp = fun x _ t -> lift (fun t -> Node.safeMultiply t (slope x[0])) t[0] }
+              Vjp = fun x _ g -> [| stepTimes 0.0 0.0 g x[0] |]
+              Jvp = fun x _ t -> lift (fun t -> stepTimes 0.0 0.0 t x[0]) t[0] }
         // σ'(x) = σ(x)·σ(−x), from the output: equal to σ(x)·(1 − σ(x)), but 1 − σ(x) rounds to 0 once σ(x)
         // rounds to 1 (x ≳ 17 in float32, 37 in float64), while σ(−x) keeps the tiny true value.
         | Op.Sigmoid ->
@@ -448,31 +460,34 @@ module OpTable =
               Jvp = fun _ y t -> lift (fun t -> Node.safeMultiply t (slope y)) t[0] }
         | Op.SumAll ->
             { Forward = fun v -> Tensor.sumAll v[0]
-              Vjp = fun x _ g -> [| Node.expand x[0].Shape g |]
+              Vjp = fun x _ g -> [| expandTo x[0].Shape g |]
               Jvp = fun _ _ t -> lift Node.sumAll t[0] }
         | Op.Expand shape ->
             { Forward = fun v -> Tensor.expand shape v[0]
-              Vjp = fun x _ g -> [| Node.sumTo x[0].Shape g |]
-              Jvp = fun _ _ t -> lift (Node.expand shape) t[0] }
+              Vjp = fun x _ g -> [| sumDownTo x[0].Shape g |]
+              Jvp = fun _ _ t -> lift (expandTo shape) t[0] }
         | Op.SumTo shape ->
             { Forward = fun v -> Tensor.sumTo shape v[0]
-              Vjp = fun x _ g -> [| Node.expand x[0].Shape g |]
-              Jvp = fun _ _ t -> lift (Node.sumTo shape) t[0] }
+              Vjp = fun x _ g -> [| expandTo x[0].Shape g |]
+              Jvp = fun _ _ t -> lift (sumDownTo shape) t[0] }
         | Op.Cast dtype ->
             { Forward = fun v -> Tensor.cast dtype v[0]
               Vjp = fun x _ g -> [| Node.cast x[0].DType g |]
               Jvp = fun _ _ t -> lift (Node.cast dtype) t[0] }
         // At the bound the gradient passes (x >= lower), as PyTorch's clamp.
         | Op.ClampMin lower ->
-            let slope (x: Node) = Node.step lower 1.0 x
-
             { Forward = fun v -> Tensor.map (MapKernel.ClampMin lower) v[0]
-              Vjp = fun x _ g -> [| Node.safeMultiply g (slope x[0]) |]
-              Jvp = fun x _ t -> lift (fun t -> Node.safeMultiply t (slope x[0])) t[0] }
+              Vjp = fun x _ g -> [| stepTimes lower 1.0 g x[0] |]
+              Jvp = fun x _ t -> lift (fun t -> stepTimes lower 1.0 t x[0]) t[0] }
         | Op.Step(threshold, at) ->
             { Forward = fun v -> Tensor.map (MapKernel.Step(threshold, at)) v[0]
               Vjp = fun _ _ _ -> [| null |]
               Jvp = fun _ _ _ -> null }
+        // d(g·step x) = dg·step x: the mask is piecewise constant, so x receives no gradient.
+        | Op.StepMultiply(threshold, at) ->
+            { Forward = fun v -> Tensor.stepMultiply threshold at v[0] v[1]
+              Vjp = fun x _ g -> [| stepTimes threshold at g x[1]; null |]
+              Jvp = fun x _ t -> lift (fun t -> stepTimes threshold at t x[1]) t[0] }
         // abs'(0) = 0: the minimum-norm subgradient, as PyTorch.
         | Op.Abs ->
             let slope (x: Node) = Node.mask MapKernel.Sign x

@@ -1,6 +1,7 @@
 namespace TinyTorch.Functional
 
 open System
+open System.Numerics
 open System.Numerics.Tensors
 
 /// An elementwise function of one tensor (with its scalar parameters).
@@ -147,128 +148,327 @@ module internal Kernels =
         | ZipKernel.Minimum -> Math.Min(a, b)
         | ZipKernel.SafeMultiply -> if a = 0.0 then 0.0 else a * b
 
-    let map64 (kernel: MapKernel) (src: float[]) : float[] =
-        let dst = Array.zeroCreate<float> src.Length
+    /// Elements per chunk of the parallel elementwise loops and reductions: the boundaries depend
+    /// on the length alone, never on the thread count, so results are the same on any number of threads.
+    [<Literal>]
+    let ChunkSize = 65536
 
-        if src.Length = 1 then
-            dst[0] <- mapScalar kernel src[0]
+    /// Runs <c>body start count</c> over consecutive ranges of <see cref="ChunkSize"/> elements covering
+    /// 0 .. length − 1, on several threads when the work is large.
+    let forRanges (length: int) (body: int -> int -> unit) : unit =
+        if length <= ChunkSize then
+            if length > 0 then body 0 length
         else
-            let s = ReadOnlySpan<float>(src)
-            let d = Span<float>(dst)
+            Parallel.forChunks (length >= 4 * ChunkSize) (Parallel.chunkCount length ChunkSize) (fun c ->
+                let start = c * ChunkSize
+                body start (min ChunkSize (length - start)))
 
-            match kernel with
-            | MapKernel.Negate -> TensorPrimitives.Negate(s, d)
-            | MapKernel.Exp -> TensorPrimitives.Exp(s, d)
-            | MapKernel.Log -> TensorPrimitives.Log(s, d)
-            | MapKernel.Tanh -> TensorPrimitives.Tanh(s, d)
-            | MapKernel.Sigmoid -> TensorPrimitives.Sigmoid(s, d)
-            | MapKernel.Relu -> TensorPrimitives.Max(s, 0.0, d)
-            | MapKernel.Power p -> TensorPrimitives.Pow(s, p, d)
-            | MapKernel.ClampMin lower -> TensorPrimitives.Max(s, lower, d)
-            | MapKernel.Abs -> TensorPrimitives.Abs(s, d)
-            | MapKernel.Sqrt -> TensorPrimitives.Sqrt(s, d)
-            | MapKernel.Sin -> TensorPrimitives.Sin(s, d)
-            | MapKernel.Cos -> TensorPrimitives.Cos(s, d)
-            | MapKernel.ClampMax upper -> TensorPrimitives.Min(s, upper, d)
-            | MapKernel.Step _
-            | MapKernel.StepBelow _
-            | MapKernel.Softplus
-            | MapKernel.Log1p
-            | MapKernel.Expm1
-            | MapKernel.Erf
-            | MapKernel.Sign ->
-                for i in 0 .. src.Length - 1 do
-                    dst[i] <- mapScalar kernel src[i]
+    /// One vector's worth of a mask kernel: where <c>select</c> holds take <c>ifTrue</c>, else where x
+    /// equals the threshold take <c>atValue</c>, else <c>otherwise</c>.
+    let inline private pick (select: Vector<'T>) (ifTrue: Vector<'T>) (equal: Vector<'T>) (atValue: Vector<'T>) (otherwise: Vector<'T>) =
+        Vector.ConditionalSelect(select, ifTrue, Vector.ConditionalSelect(equal, atValue, otherwise))
+
+    /// Step (or, with <paramref name="below"/>, StepBelow) over src[start .. start + count − 1]
+    /// (count at least one vector): 1 beyond the threshold, <paramref name="at"/> at it, else 0 (NaN gives 0).
+    let private stepRange<'T when 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType>
+        (below: bool) (threshold: 'T) (at: 'T) (one: 'T) (src: 'T[]) (dst: 'T[]) (start: int) (count: int) =
+        let w = Vector<'T>.Count
+        let t, a, o = Vector<'T>(threshold), Vector<'T>(at), Vector<'T>(one)
+        let stop = start + count
+
+        let inline one' (i: int) =
+            let x = Vector<'T>(src, i)
+            let beyond = if below then Vector.LessThan(x, t) else Vector.GreaterThan(x, t)
+            (pick beyond o (Vector.Equals(x, t)) a Vector<'T>.Zero).CopyTo(dst, i)
+
+        let mutable i = start
+
+        while i <= stop - w do
+            one' i
+            i <- i + w
+
+        if i < stop then one' (stop - w) // the last, overlapping vector (dst never aliases src)
+
+    /// Sign over a range (count at least one vector): −1, 0 or 1; NaN gives 0.
+    let private signRange<'T when 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType>
+        (one: 'T) (minusOne: 'T) (src: 'T[]) (dst: 'T[]) (start: int) (count: int) =
+        let w = Vector<'T>.Count
+        let o, m, z = Vector<'T>(one), Vector<'T>(minusOne), Vector<'T>.Zero
+        let stop = start + count
+
+        let inline one' (i: int) =
+            let x = Vector<'T>(src, i)
+            (pick (Vector.GreaterThan(x, z)) o (Vector.LessThan(x, z)) m z).CopyTo(dst, i)
+
+        let mutable i = start
+
+        while i <= stop - w do
+            one' i
+            i <- i + w
+
+        if i < stop then one' (stop - w)
+
+    /// a·b over a range, 0 wherever a is 0 (count at least one vector).
+    let private safeMultiplyRange<'T when 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType>
+        (a: 'T[]) (b: 'T[]) (dst: 'T[]) (start: int) (count: int) =
+        let w = Vector<'T>.Count
+        let stop = start + count
+
+        let inline one' (i: int) =
+            let x = Vector<'T>(a, i)
+            Vector.ConditionalSelect(Vector.Equals(x, Vector<'T>.Zero), Vector<'T>.Zero, x * Vector<'T>(b, i)).CopyTo(dst, i)
+
+        let mutable i = start
+
+        while i <= stop - w do
+            one' i
+            i <- i + w
+
+        if i < stop then one' (stop - w)
+
+    /// g·step(x) over a range (count at least one vector), 0 wherever g is 0: the cotangent of relu and
+    /// clamp in one pass, bit for bit <c>SafeMultiply(g, Step(threshold, at)(x))</c>.
+    let private stepMultiplyRange<'T when 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType>
+        (threshold: 'T) (at: 'T) (one: 'T) (g: 'T[]) (x: 'T[]) (dst: 'T[]) (start: int) (count: int) =
+        let w = Vector<'T>.Count
+        let t, a, o = Vector<'T>(threshold), Vector<'T>(at), Vector<'T>(one)
+        let stop = start + count
+
+        let inline one' (i: int) =
+            let xv = Vector<'T>(x, i)
+            let gv = Vector<'T>(g, i)
+            let slope = pick (Vector.GreaterThan(xv, t)) o (Vector.Equals(xv, t)) a Vector<'T>.Zero
+            Vector.ConditionalSelect(Vector.Equals(gv, Vector<'T>.Zero), Vector<'T>.Zero, gv * slope).CopyTo(dst, i)
+
+        let mutable i = start
+
+        while i <= stop - w do
+            one' i
+            i <- i + w
+
+        if i < stop then one' (stop - w)
+
+    /// g·step(x) elementwise (float64), 0 wherever g is 0.
+    let stepMultiply64 (threshold: float) (at: float) (g: float[]) (x: float[]) : float[] =
+        let dst = Pool.rent<float> g.Length false
+        let step = MapKernel.Step(threshold, at)
+
+        forRanges g.Length (fun start count ->
+            if count >= Vector<float>.Count then stepMultiplyRange threshold at 1.0 g x dst start count
+            else
+                for i in start .. start + count - 1 do
+                    dst[i] <- zipScalar ZipKernel.SafeMultiply g[i] (mapScalar step x[i]))
+
+        dst
+
+    /// The float32 twin of <see cref="stepMultiply64"/> (the threshold rounded to float32 once, as Step does).
+    let stepMultiply32 (threshold: float) (at: float) (g: float32[]) (x: float32[]) : float32[] =
+        let dst = Pool.rent<float32> g.Length false
+        let t, a = float32 threshold, float32 at
+
+        forRanges g.Length (fun start count ->
+            if count >= Vector<float32>.Count then stepMultiplyRange t a 1.0f g x dst start count
+            else
+                for i in start .. start + count - 1 do
+                    let slope = if x[i] > t then 1.0f elif x[i] = t then a else 0.0f
+                    dst[i] <- if g[i] = 0.0f then 0.0f else g[i] * slope)
+
+        dst
+
+    let private map64Range (kernel: MapKernel) (src: float[]) (dst: float[]) (start: int) (count: int) =
+        let s = ReadOnlySpan<float>(src, start, count)
+        let d = Span<float>(dst, start, count)
+
+        match kernel with
+        | MapKernel.Negate -> TensorPrimitives.Negate(s, d)
+        | MapKernel.Exp -> TensorPrimitives.Exp(s, d)
+        | MapKernel.Log -> TensorPrimitives.Log(s, d)
+        | MapKernel.Tanh -> TensorPrimitives.Tanh(s, d)
+        | MapKernel.Sigmoid -> TensorPrimitives.Sigmoid(s, d)
+        | MapKernel.Relu -> TensorPrimitives.Max(s, 0.0, d)
+        | MapKernel.Power p -> TensorPrimitives.Pow(s, p, d)
+        | MapKernel.ClampMin lower -> TensorPrimitives.Max(s, lower, d)
+        | MapKernel.Abs -> TensorPrimitives.Abs(s, d)
+        | MapKernel.Sqrt -> TensorPrimitives.Sqrt(s, d)
+        | MapKernel.Sin -> TensorPrimitives.Sin(s, d)
+        | MapKernel.Cos -> TensorPrimitives.Cos(s, d)
+        | MapKernel.ClampMax upper -> TensorPrimitives.Min(s, upper, d)
+        | MapKernel.Step(threshold, at) when count >= Vector<float>.Count -> stepRange false threshold at 1.0 src dst start count
+        | MapKernel.StepBelow(threshold, at) when count >= Vector<float>.Count -> stepRange true threshold at 1.0 src dst start count
+        | MapKernel.Sign when count >= Vector<float>.Count -> signRange 1.0 -1.0 src dst start count
+        | MapKernel.Step _
+        | MapKernel.StepBelow _
+        | MapKernel.Sign
+        | MapKernel.Softplus
+        | MapKernel.Log1p
+        | MapKernel.Expm1
+        | MapKernel.Erf ->
+            for i in start .. start + count - 1 do
+                dst[i] <- mapScalar kernel src[i]
+
+    let private map32Range (kernel: MapKernel) (src: float32[]) (dst: float32[]) (start: int) (count: int) =
+        let s = ReadOnlySpan<float32>(src, start, count)
+        let d = Span<float32>(dst, start, count)
+
+        match kernel with
+        | MapKernel.Negate -> TensorPrimitives.Negate(s, d)
+        | MapKernel.Exp -> TensorPrimitives.Exp(s, d)
+        | MapKernel.Log -> TensorPrimitives.Log(s, d)
+        | MapKernel.Tanh -> TensorPrimitives.Tanh(s, d)
+        | MapKernel.Sigmoid -> TensorPrimitives.Sigmoid(s, d)
+        | MapKernel.Relu -> TensorPrimitives.Max(s, 0.0f, d)
+        | MapKernel.Power p -> TensorPrimitives.Pow(s, float32 p, d)
+        | MapKernel.ClampMin lower -> TensorPrimitives.Max(s, float32 lower, d)
+        | MapKernel.Abs -> TensorPrimitives.Abs(s, d)
+        | MapKernel.Sqrt -> TensorPrimitives.Sqrt(s, d)
+        | MapKernel.Sin -> TensorPrimitives.Sin(s, d)
+        | MapKernel.Cos -> TensorPrimitives.Cos(s, d)
+        | MapKernel.ClampMax upper -> TensorPrimitives.Min(s, float32 upper, d)
+        | MapKernel.Step(threshold, at) when count >= Vector<float32>.Count -> stepRange false (float32 threshold) (float32 at) 1.0f src dst start count
+        | MapKernel.StepBelow(threshold, at) when count >= Vector<float32>.Count -> stepRange true (float32 threshold) (float32 at) 1.0f src dst start count
+        | MapKernel.Sign when count >= Vector<float32>.Count -> signRange 1.0f -1.0f src dst start count
+        | MapKernel.Step _
+        | MapKernel.StepBelow _
+        | MapKernel.Sign
+        | MapKernel.Softplus
+        | MapKernel.Log1p
+        | MapKernel.Expm1
+        | MapKernel.Erf ->
+            for i in start .. start + count - 1 do
+                dst[i] <- float32 (mapScalar kernel (float src[i]))
+
+    /// Step and StepBelow compare in the element type; their float32 thresholds are rounded once.
+    let map64 (kernel: MapKernel) (src: float[]) : float[] =
+        let dst = Pool.rent<float> src.Length false
+
+        if src.Length = 1 then dst[0] <- mapScalar kernel src[0]
+        else forRanges src.Length (map64Range kernel src dst)
 
         dst
 
     let map32 (kernel: MapKernel) (src: float32[]) : float32[] =
-        let dst = Array.zeroCreate<float32> src.Length
+        let dst = Pool.rent<float32> src.Length false
 
-        if src.Length = 1 then
-            dst[0] <- float32 (mapScalar kernel (float src[0]))
-        else
-            let s = ReadOnlySpan<float32>(src)
-            let d = Span<float32>(dst)
-
-            match kernel with
-            | MapKernel.Negate -> TensorPrimitives.Negate(s, d)
-            | MapKernel.Exp -> TensorPrimitives.Exp(s, d)
-            | MapKernel.Log -> TensorPrimitives.Log(s, d)
-            | MapKernel.Tanh -> TensorPrimitives.Tanh(s, d)
-            | MapKernel.Sigmoid -> TensorPrimitives.Sigmoid(s, d)
-            | MapKernel.Relu -> TensorPrimitives.Max(s, 0.0f, d)
-            | MapKernel.Power p -> TensorPrimitives.Pow(s, float32 p, d)
-            | MapKernel.ClampMin lower -> TensorPrimitives.Max(s, float32 lower, d)
-            | MapKernel.Abs -> TensorPrimitives.Abs(s, d)
-            | MapKernel.Sqrt -> TensorPrimitives.Sqrt(s, d)
-            | MapKernel.Sin -> TensorPrimitives.Sin(s, d)
-            | MapKernel.Cos -> TensorPrimitives.Cos(s, d)
-            | MapKernel.ClampMax upper -> TensorPrimitives.Min(s, float32 upper, d)
-            | MapKernel.Step _
-            | MapKernel.StepBelow _
-            | MapKernel.Softplus
-            | MapKernel.Log1p
-            | MapKernel.Expm1
-            | MapKernel.Erf
-            | MapKernel.Sign ->
-                for i in 0 .. src.Length - 1 do
-                    dst[i] <- float32 (mapScalar kernel (float src[i]))
+        if src.Length = 1 then dst[0] <- float32 (mapScalar kernel (float src[0]))
+        else forRanges src.Length (map32Range kernel src dst)
 
         dst
 
+    let private zip64Range (kernel: ZipKernel) (a: float[]) (b: float[]) (dst: float[]) (start: int) (count: int) =
+        let x = ReadOnlySpan<float>(a, start, count)
+        let y = ReadOnlySpan<float>(b, start, count)
+        let d = Span<float>(dst, start, count)
+
+        match kernel with
+        | ZipKernel.Add -> TensorPrimitives.Add(x, y, d)
+        | ZipKernel.Subtract -> TensorPrimitives.Subtract(x, y, d)
+        | ZipKernel.Multiply -> TensorPrimitives.Multiply(x, y, d)
+        | ZipKernel.Divide -> TensorPrimitives.Divide(x, y, d)
+        | ZipKernel.Maximum -> TensorPrimitives.Max(x, y, d)
+        | ZipKernel.Minimum -> TensorPrimitives.Min(x, y, d)
+        | ZipKernel.SafeMultiply when count >= Vector<float>.Count -> safeMultiplyRange a b dst start count
+        | ZipKernel.SafeMultiply ->
+            for i in start .. start + count - 1 do
+                dst[i] <- zipScalar kernel a[i] b[i]
+
+    let private zip32Range (kernel: ZipKernel) (a: float32[]) (b: float32[]) (dst: float32[]) (start: int) (count: int) =
+        let x = ReadOnlySpan<float32>(a, start, count)
+        let y = ReadOnlySpan<float32>(b, start, count)
+        let d = Span<float32>(dst, start, count)
+
+        match kernel with
+        | ZipKernel.Add -> TensorPrimitives.Add(x, y, d)
+        | ZipKernel.Subtract -> TensorPrimitives.Subtract(x, y, d)
+        | ZipKernel.Multiply -> TensorPrimitives.Multiply(x, y, d)
+        | ZipKernel.Divide -> TensorPrimitives.Divide(x, y, d)
+        | ZipKernel.Maximum -> TensorPrimitives.Max(x, y, d)
+        | ZipKernel.Minimum -> TensorPrimitives.Min(x, y, d)
+        | ZipKernel.SafeMultiply when count >= Vector<float32>.Count -> safeMultiplyRange a b dst start count
+        | ZipKernel.SafeMultiply ->
+            for i in start .. start + count - 1 do
+                dst[i] <- if a[i] = 0.0f then 0.0f else a[i] * b[i]
+
     let zip64 (kernel: ZipKernel) (a: float[]) (b: float[]) : float[] =
-        let dst = Array.zeroCreate<float> a.Length
+        let dst = Pool.rent<float> a.Length false
 
-        if a.Length = 1 then
-            dst[0] <- zipScalar kernel a[0] b[0]
-        else
-            let x = ReadOnlySpan<float>(a)
-            let y = ReadOnlySpan<float>(b)
-            let d = Span<float>(dst)
-
-            match kernel with
-            | ZipKernel.Add -> TensorPrimitives.Add(x, y, d)
-            | ZipKernel.Subtract -> TensorPrimitives.Subtract(x, y, d)
-            | ZipKernel.Multiply -> TensorPrimitives.Multiply(x, y, d)
-            | ZipKernel.Divide -> TensorPrimitives.Divide(x, y, d)
-            | ZipKernel.Maximum -> TensorPrimitives.Max(x, y, d)
-            | ZipKernel.Minimum -> TensorPrimitives.Min(x, y, d)
-            | ZipKernel.SafeMultiply ->
-                TensorPrimitives.Multiply(x, y, d)
-
-                for i in 0 .. a.Length - 1 do
-                    if a[i] = LanguagePrimitives.GenericZero then dst[i] <- LanguagePrimitives.GenericZero
+        if a.Length = 1 then dst[0] <- zipScalar kernel a[0] b[0]
+        else forRanges a.Length (zip64Range kernel a b dst)
 
         dst
 
     let zip32 (kernel: ZipKernel) (a: float32[]) (b: float32[]) : float32[] =
-        let dst = Array.zeroCreate<float32> a.Length
+        let dst = Pool.rent<float32> a.Length false
 
-        if a.Length = 1 then
-            dst[0] <- float32 (zipScalar kernel (float a[0]) (float b[0]))
-        else
-            let x = ReadOnlySpan<float32>(a)
-            let y = ReadOnlySpan<float32>(b)
-            let d = Span<float32>(dst)
-
-            match kernel with
-            | ZipKernel.Add -> TensorPrimitives.Add(x, y, d)
-            | ZipKernel.Subtract -> TensorPrimitives.Subtract(x, y, d)
-            | ZipKernel.Multiply -> TensorPrimitives.Multiply(x, y, d)
-            | ZipKernel.Divide -> TensorPrimitives.Divide(x, y, d)
-            | ZipKernel.Maximum -> TensorPrimitives.Max(x, y, d)
-            | ZipKernel.Minimum -> TensorPrimitives.Min(x, y, d)
-            | ZipKernel.SafeMultiply ->
-                TensorPrimitives.Multiply(x, y, d)
-
-                for i in 0 .. a.Length - 1 do
-                    if a[i] = LanguagePrimitives.GenericZero then dst[i] <- LanguagePrimitives.GenericZero
+        if a.Length = 1 then dst[0] <- float32 (zipScalar kernel (float a[0]) (float b[0]))
+        else forRanges a.Length (zip32Range kernel a b dst)
 
         dst
 
-    let sum64 (src: float[]) = TensorPrimitives.Sum(ReadOnlySpan<float>(src))
-    let sum32 (src: float32[]) = TensorPrimitives.Sum(ReadOnlySpan<float32>(src))
+    /// Whether <see cref="zipScalar64"/> and <see cref="zipScalar32"/> handle the kernel.
+    let zipTakesScalar (kernel: ZipKernel) =
+        match kernel with
+        | ZipKernel.SafeMultiply -> false
+        | _ -> true
+
+    /// kernel(a[i], s) (or, with <paramref name="scalarFirst"/>, kernel(s, a[i])) for every element: the
+    /// same values as zipping with s broadcast, without materializing the broadcast.
+    let zipScalar64 (kernel: ZipKernel) (a: float[]) (s: float) (scalarFirst: bool) : float[] =
+        let dst = Pool.rent<float> a.Length false
+
+        forRanges a.Length (fun start count ->
+            let x = ReadOnlySpan<float>(a, start, count)
+            let d = Span<float>(dst, start, count)
+
+            match kernel with
+            | ZipKernel.Add -> TensorPrimitives.Add(x, s, d)
+            | ZipKernel.Multiply -> TensorPrimitives.Multiply(x, s, d)
+            | ZipKernel.Maximum -> TensorPrimitives.Max(x, s, d)
+            | ZipKernel.Minimum -> TensorPrimitives.Min(x, s, d)
+            | ZipKernel.Subtract -> if scalarFirst then TensorPrimitives.Subtract(s, x, d) else TensorPrimitives.Subtract(x, s, d)
+            | ZipKernel.Divide -> if scalarFirst then TensorPrimitives.Divide(s, x, d) else TensorPrimitives.Divide(x, s, d)
+            | ZipKernel.SafeMultiply -> invalidOp "zipScalar64: safe_multiply has no scalar form.")
+
+        dst
+
+    /// The float32 twin of <see cref="zipScalar64"/>.
+    let zipScalar32 (kernel: ZipKernel) (a: float32[]) (s: float32) (scalarFirst: bool) : float32[] =
+        let dst = Pool.rent<float32> a.Length false
+
+        forRanges a.Length (fun start count ->
+            let x = ReadOnlySpan<float32>(a, start, count)
+            let d = Span<float32>(dst, start, count)
+
+            match kernel with
+            | ZipKernel.Add -> TensorPrimitives.Add(x, s, d)
+            | ZipKernel.Multiply -> TensorPrimitives.Multiply(x, s, d)
+            | ZipKernel.Maximum -> TensorPrimitives.Max(x, s, d)
+            | ZipKernel.Minimum -> TensorPrimitives.Min(x, s, d)
+            | ZipKernel.Subtract -> if scalarFirst then TensorPrimitives.Subtract(s, x, d) else TensorPrimitives.Subtract(x, s, d)
+            | ZipKernel.Divide -> if scalarFirst then TensorPrimitives.Divide(s, x, d) else TensorPrimitives.Divide(x, s, d)
+            | ZipKernel.SafeMultiply -> invalidOp "zipScalar32: safe_multiply has no scalar form.")
+
+        dst
+
+    /// Sum of all elements: one partial sum per chunk of <see cref="ChunkSize"/> elements (vectorized
+    /// within it), the partials then added in chunk order, so any thread count gives the same bits.
+    let sum64 (src: float[]) =
+        if src.Length <= ChunkSize then TensorPrimitives.Sum(ReadOnlySpan<float>(src))
+        else
+            let partials = Array.zeroCreate<float> (Parallel.chunkCount src.Length ChunkSize)
+            forRanges src.Length (fun start count -> partials[start / ChunkSize] <- TensorPrimitives.Sum(ReadOnlySpan<float>(src, start, count)))
+            let mutable total = 0.0
+            for p in partials do total <- total + p
+            total
+
+    /// The float32 twin of <see cref="sum64"/>.
+    let sum32 (src: float32[]) =
+        if src.Length <= ChunkSize then TensorPrimitives.Sum(ReadOnlySpan<float32>(src))
+        else
+            let partials = Array.zeroCreate<float32> (Parallel.chunkCount src.Length ChunkSize)
+            forRanges src.Length (fun start count -> partials[start / ChunkSize] <- TensorPrimitives.Sum(ReadOnlySpan<float32>(src, start, count)))
+            let mutable total = 0.0f
+            for p in partials do total <- total + p
+            total
 
     /// Row-major strides of <paramref name="small"/> seen inside the larger <paramref name="big"/>
     /// (right-aligned, NumPy style): 0 along every dimension that <c>small</c> broadcasts.
@@ -324,10 +524,11 @@ module internal Kernels =
 
     /// Broadcasts <paramref name="src"/> (shape <paramref name="srcDims"/>) to <paramref name="dstDims"/>.
     let expand (src: 'T[]) (srcDims: int[]) (dstDims: int[]) : 'T[] =
-        let dst = Array.zeroCreate<'T> (Array.fold (*) 1 dstDims)
+        let dst = Pool.rent<'T> (Array.fold (*) 1 dstDims) false
 
         if src.Length = 1 then
-            Array.Fill(dst, src[0])
+            let value = src[0]
+            forRanges dst.Length (fun start count -> Array.Fill(dst, value, start, count))
         else
             let inner = if dstDims.Length = 0 then 1 else dstDims[dstDims.Length - 1]
             let fill = lastAxisBroadcast srcDims dstDims
@@ -341,7 +542,7 @@ module internal Kernels =
     /// Sums <paramref name="src"/> (shape <paramref name="srcDims"/>) over the dimensions that
     /// <paramref name="dstDims"/> broadcasts, giving an array of shape <c>dstDims</c>.
     let sumTo64 (src: float[]) (srcDims: int[]) (dstDims: int[]) : float[] =
-        let dst = Array.zeroCreate<float> (Array.fold (*) 1 dstDims)
+        let dst = Pool.rent<float> (Array.fold (*) 1 dstDims) true
         let inner = if srcDims.Length = 0 then 1 else srcDims[srcDims.Length - 1]
         let collapse = lastAxisBroadcast dstDims srcDims
 
@@ -358,7 +559,7 @@ module internal Kernels =
 
     /// The float32 twin of <see cref="sumTo64"/>.
     let sumTo32 (src: float32[]) (srcDims: int[]) (dstDims: int[]) : float32[] =
-        let dst = Array.zeroCreate<float32> (Array.fold (*) 1 dstDims)
+        let dst = Pool.rent<float32> (Array.fold (*) 1 dstDims) true
         let inner = if srcDims.Length = 0 then 1 else srcDims[srcDims.Length - 1]
         let collapse = lastAxisBroadcast dstDims srcDims
 
@@ -391,7 +592,7 @@ module internal Kernels =
     /// Reorders dimensions: output dimension i is input dimension perm[i].
     let permute (src: 'T[]) (dims: int[]) (perm: int[]) : 'T[] =
         let n = dims.Length
-        let dst = Array.zeroCreate<'T> src.Length
+        let dst = Pool.rent<'T> src.Length false
 
         if n = 0 then
             Array.blit src 0 dst 0 src.Length
@@ -416,7 +617,7 @@ module internal Kernels =
     /// Elements start, start + step, … (length of them) along axis.
     let slice (src: 'T[]) (dims: int[]) (axis: int) (start: int) (length: int) (step: int) : 'T[] =
         let outer, size, inner = around dims axis
-        let dst = Array.zeroCreate<'T> (outer * length * inner)
+        let dst = Pool.rent<'T> (outer * length * inner) false
 
         for o in 0 .. outer - 1 do
             for j in 0 .. length - 1 do
@@ -428,7 +629,7 @@ module internal Kernels =
     /// tensor whose axis has <paramref name="size"/> elements.
     let sliceScatter (src: 'T[]) (dims: int[]) (axis: int) (start: int) (step: int) (size: int) : 'T[] =
         let outer, length, inner = around dims axis
-        let dst = Array.zeroCreate<'T> (outer * size * inner)
+        let dst = Pool.rent<'T> (outer * size * inner) true
 
         for o in 0 .. outer - 1 do
             for j in 0 .. length - 1 do
@@ -441,7 +642,7 @@ module internal Kernels =
         let sizes = partDims |> Array.map (fun d -> d[axis])
         let total = Array.sum sizes
         let outer, _, inner = around partDims[0] axis
-        let dst = Array.zeroCreate<'T> (outer * total * inner)
+        let dst = Pool.rent<'T> (outer * total * inner) false
         let mutable offset = 0
 
         for p in 0 .. parts.Length - 1 do
@@ -455,7 +656,7 @@ module internal Kernels =
     /// Picks the given positions along axis (indices already validated).
     let indexSelect (src: 'T[]) (dims: int[]) (axis: int) (indices: int[]) : 'T[] =
         let outer, size, inner = around dims axis
-        let dst = Array.zeroCreate<'T> (outer * indices.Length * inner)
+        let dst = Pool.rent<'T> (outer * indices.Length * inner) false
 
         for o in 0 .. outer - 1 do
             for j in 0 .. indices.Length - 1 do
@@ -467,7 +668,7 @@ module internal Kernels =
     /// along axis of a zero tensor whose axis has <paramref name="size"/> elements (repeats accumulate).
     let inline indexAdd (src: ^T[]) (dims: int[]) (axis: int) (indices: int[]) (size: int) : ^T[] =
         let outer, count, inner = around dims axis
-        let dst = Array.zeroCreate< ^T> (outer * size * inner)
+        let dst = Pool.rent< ^T> (outer * size * inner) true
 
         for o in 0 .. outer - 1 do
             for j in 0 .. count - 1 do
@@ -483,7 +684,7 @@ module internal Kernels =
     let gather (src: 'T[]) (dims: int[]) (axis: int) (index: int[]) (indexDims: int[]) : 'T[] =
         let outer, size, inner = around dims axis
         let _, count, _ = around indexDims axis
-        let dst = Array.zeroCreate<'T> index.Length
+        let dst = Pool.rent<'T> index.Length false
 
         for o in 0 .. outer - 1 do
             for j in 0 .. count - 1 do
@@ -497,7 +698,7 @@ module internal Kernels =
     let inline scatterAdd (src: ^T[]) (index: int[]) (indexDims: int[]) (axis: int) (dims: int[]) : ^T[] =
         let outer, size, inner = around dims axis
         let _, count, _ = around indexDims axis
-        let dst = Array.zeroCreate< ^T> (outer * size * inner)
+        let dst = Pool.rent< ^T> (outer * size * inner) true
 
         for o in 0 .. outer - 1 do
             for j in 0 .. count - 1 do

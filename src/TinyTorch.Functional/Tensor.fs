@@ -6,7 +6,9 @@ open System
 /// float64) carry values and gradients; integer tensors (int32, int64) carry class labels and indices.
 /// <remarks>Python course: <c>Tensor</c>. PyTorch: <c>torch.Tensor</c>. Nothing mutates a tensor after construction.</remarks>
 [<Sealed; AllowNullLiteral>]
-type Tensor internal (dtype: DType, shape: Shape, data: Array) =
+type Tensor internal (dtype: DType, shape: Shape, storage: TinyTorch.Functional.Storage) =
+    // The storage owns the array (and, for a pooled one, gives it back when no tensor views it).
+    let data = storage.Array
 
     static let copy2d (values: 'T[,]) =
         let rows, cols = Array2D.length1 values, Array2D.length2 values
@@ -30,6 +32,8 @@ type Tensor internal (dtype: DType, shape: Shape, data: Array) =
         checkLength (notNull "data" data) shape
         Tensor(dtype, shape, data.Clone() :?> Array)
 
+    /// Takes ownership of an array (not pooled: the GC frees it).
+    internal new(dtype: DType, shape: Shape, data: Array) = Tensor(dtype, shape, TinyTorch.Functional.Storage(data))
     /// A float64 scalar (rank 0).
     new(value: float) = Tensor(DType.Float64, Shape.Scalar, [| value |])
     /// A float32 scalar (rank 0).
@@ -65,13 +69,28 @@ type Tensor internal (dtype: DType, shape: Shape, data: Array) =
     /// Takes ownership of an array of any supported element type (internal).
     static member internal WrapAs(dtype: DType, shape: Shape, data: Array) = Tensor(dtype, shape, data)
 
+    /// Takes ownership of an array that <c>Pool.rent</c> returned: a large one goes back to the pool
+    /// when no tensor views it any more. Call it exactly once per rented array.
+    static member internal Rented(dtype: DType, shape: Shape, data: Array) =
+        if data.Length >= TinyTorch.Functional.Pool.Threshold then Tensor(dtype, shape, TinyTorch.Functional.PooledStorage(data))
+        else Tensor(dtype, shape, TinyTorch.Functional.Storage(data))
+
+    /// The same elements with another shape of the same size, sharing the storage (no copy).
+    member internal _.View(newShape: Shape) = Tensor(dtype, newShape, storage)
+
     /// A tensor of the given shape and dtype with every element equal to <paramref name="value"/>.
     static member Full(shape: Shape, value: float, dtype: DType) =
         let shape = notNull "shape" shape
 
         match dtype with
-        | DType.Float32 -> Tensor(dtype, shape, Array.create shape.Size (float32 value))
-        | DType.Float64 -> Tensor(dtype, shape, Array.create shape.Size value)
+        | DType.Float32 ->
+            let a = TinyTorch.Functional.Pool.rent<float32> shape.Size false
+            Array.Fill(a, float32 value)
+            Tensor.Rented(dtype, shape, a)
+        | DType.Float64 ->
+            let a = TinyTorch.Functional.Pool.rent<float> shape.Size false
+            Array.Fill(a, value)
+            Tensor.Rented(dtype, shape, a)
         | DType.Int32 -> Tensor(dtype, shape, Array.create shape.Size (int value))
         | DType.Int64 -> Tensor(dtype, shape, Array.create shape.Size (int64 value))
         | _ -> raise (ArgumentOutOfRangeException("dtype", dtype, "tensor: unknown dtype."))
@@ -123,14 +142,21 @@ type Tensor internal (dtype: DType, shape: Shape, data: Array) =
 
     /// All elements in row-major order, widened to double (a copy).
     member this.ToArray() : float[] =
-        if dtype = DType.Float64 then Array.copy (data :?> float[]) else Array.init shape.Size this.GetFlat
+        let r = if dtype = DType.Float64 then Array.copy (data :?> float[]) else Array.init shape.Size this.GetFlat
+        GC.KeepAlive storage
+        r
 
     /// All elements in row-major order as float32 (a copy, rounded when this tensor is float64).
     member this.ToSingleArray() : float32[] =
-        if dtype = DType.Float32 then Array.copy (data :?> float32[]) else Array.init shape.Size (this.GetFlat >> float32)
+        let r = if dtype = DType.Float32 then Array.copy (data :?> float32[]) else Array.init shape.Size (this.GetFlat >> float32)
+        GC.KeepAlive storage
+        r
 
     /// All elements in row-major order as int64 (a copy; floats truncate toward zero).
-    member this.ToInt64Array() : int64[] = Array.init shape.Size this.GetInt64Flat
+    member this.ToInt64Array() : int64[] =
+        let r = Array.init shape.Size this.GetInt64Flat
+        GC.KeepAlive storage
+        r
 
     /// The elements in nested brackets (at most 6 per row shown), e.g. <c>[[1, 2], [3, 4]]</c>,
     /// followed by the dtype when it is not float64, e.g. <c>, dtype=Float32</c>.
@@ -185,6 +211,11 @@ module Tensor =
     type internal ArrayFunction =
         abstract Apply<'T> : 'T[] -> 'T[]
 
+    // Every entry point below that hands an input's array to a kernel keeps the input tensor alive
+    // (GC.KeepAlive) until the kernel is done: otherwise a pooled input that is otherwise dead could be
+    // finalized mid-kernel and its array rented again, even as this kernel's own output. Kernel
+    // outputs come from Pool.rent and are wrapped exactly once with Tensor.Rented.
+
     /// Runs a dtype-generic kernel on the data and wraps the result with <paramref name="shape"/>.
     let internal applyGeneric (f: ArrayFunction) (shape: Shape) (x: Tensor) : Tensor =
         let data: Array =
@@ -194,16 +225,31 @@ module Tensor =
             | :? (int[]) as d -> f.Apply d
             | d -> f.Apply(d :?> int64[])
 
-        Tensor.WrapAs(x.DType, shape, data)
+        GC.KeepAlive x
+        Tensor.Rented(x.DType, shape, data)
 
     let internal map (kernel: MapKernel) (x: Tensor) : Tensor =
-        if x.DType = DType.Float32 then Tensor.Wrap(x.Shape, Kernels.map32 kernel x.Single)
-        else Tensor.Wrap(x.Shape, Kernels.map64 kernel x.Double)
+        let data: Array = if x.DType = DType.Float32 then Kernels.map32 kernel x.Single else Kernels.map64 kernel x.Double
+        GC.KeepAlive x
+        Tensor.Rented(x.DType, x.Shape, data)
 
     /// Elementwise kernel on two tensors of identical shape and dtype.
     let internal zipSame (kernel: ZipKernel) (a: Tensor) (b: Tensor) : Tensor =
-        if a.DType = DType.Float32 then Tensor.Wrap(a.Shape, Kernels.zip32 kernel a.Single b.Single)
-        else Tensor.Wrap(a.Shape, Kernels.zip64 kernel a.Double b.Double)
+        let data: Array = if a.DType = DType.Float32 then Kernels.zip32 kernel a.Single b.Single else Kernels.zip64 kernel a.Double b.Double
+        GC.KeepAlive a
+        GC.KeepAlive b
+        Tensor.Rented(a.DType, a.Shape, data)
+
+    /// g·step(x) elementwise, 0 wherever g is 0 (g and x of one shape and dtype): the cotangent of
+    /// relu and clamp in one pass.
+    let internal stepMultiply (threshold: float) (atThreshold: float) (g: Tensor) (x: Tensor) : Tensor =
+        let data: Array =
+            if g.DType = DType.Float32 then Kernels.stepMultiply32 threshold atThreshold g.Single x.Single
+            else Kernels.stepMultiply64 threshold atThreshold g.Double x.Double
+
+        GC.KeepAlive g
+        GC.KeepAlive x
+        Tensor.Rented(g.DType, g.Shape, data)
 
     /// The same values in another dtype (the same tensor when it already has that dtype); floats
     /// convert to integers by truncation toward zero.
@@ -211,8 +257,18 @@ module Tensor =
         if x.DType = dtype then x
         else
             match dtype, x.DType with
-            | DType.Float32, DType.Float64 -> Tensor.Wrap(x.Shape, Array.map float32 x.Double)
-            | DType.Float64, DType.Float32 -> Tensor.Wrap(x.Shape, Array.map float x.Single)
+            | DType.Float32, DType.Float64 ->
+                let src = x.Double
+                let dst = Pool.rent<float32> src.Length false
+                Kernels.forRanges src.Length (fun start count -> System.Numerics.Tensors.TensorPrimitives.ConvertTruncating<float, float32>(ReadOnlySpan<float>(src, start, count), Span<float32>(dst, start, count)))
+                GC.KeepAlive x
+                Tensor.Rented(dtype, x.Shape, dst)
+            | DType.Float64, DType.Float32 ->
+                let src = x.Single
+                let dst = Pool.rent<float> src.Length false
+                Kernels.forRanges src.Length (fun start count -> System.Numerics.Tensors.TensorPrimitives.ConvertChecked<float32, float>(ReadOnlySpan<float32>(src, start, count), Span<float>(dst, start, count)))
+                GC.KeepAlive x
+                Tensor.Rented(dtype, x.Shape, dst)
             | DType.Float32, _ -> Tensor.Wrap(x.Shape, x.ToSingleArray())
             | DType.Float64, _ -> Tensor.Wrap(x.Shape, x.ToArray())
             | DType.Int32, _ -> Tensor.WrapAs(DType.Int32, x.Shape, Array.init x.Size (fun i -> int (x.GetInt64Flat i)))
@@ -232,11 +288,13 @@ module Tensor =
         if x.Shape.Equals shape then x
         elif not (Shape.broadcastsTo shape x.Shape) then
             raise (ShapeMismatchException("sum_to", x.Shape, shape, -1, sprintf "sum_to: shape %O cannot be summed to %O, which does not broadcast to it." x.Shape shape))
-        elif x.DType = DType.Float32 then Tensor.Wrap(shape, Kernels.sumTo32 x.Single x.Shape.Dims shape.Dims)
-        else Tensor.Wrap(shape, Kernels.sumTo64 x.Double x.Shape.Dims shape.Dims)
+        else
+            let data: Array = if x.DType = DType.Float32 then Kernels.sumTo32 x.Single x.Shape.Dims shape.Dims else Kernels.sumTo64 x.Double x.Shape.Dims shape.Dims
+            GC.KeepAlive x
+            Tensor.Rented(x.DType, shape, data)
 
     /// The same elements with another shape of the same size (no copy: tensors are immutable).
-    let reshape (shape: Shape) (x: Tensor) : Tensor = Tensor.WrapAs(x.DType, shape, x.Data)
+    let reshape (shape: Shape) (x: Tensor) : Tensor = x.View shape
 
     /// Reorders dimensions: result dimension i is input dimension perm[i] (validated by the caller).
     let permute (perm: int[]) (x: Tensor) : Tensor =
@@ -265,7 +323,8 @@ module Tensor =
             | :? (int[]) -> Kernels.concat (parts |> Array.map (fun p -> p.Data :?> int[])) dims axis
             | _ -> Kernels.concat (parts |> Array.map (fun p -> p.Data :?> int64[])) dims axis
 
-        Tensor.WrapAs(parts[0].DType, shape, data)
+        GC.KeepAlive parts
+        Tensor.Rented(parts[0].DType, shape, data)
 
     /// The elements of an integer tensor as int32 indices.
     let internal indices (index: Tensor) = Array.init index.Size (fun i -> int (index.GetInt64Flat i))
@@ -279,8 +338,9 @@ module Tensor =
     let indexAdd (axis: int) (index: Tensor) (size: int) (x: Tensor) : Tensor =
         let ix = indices index
         let shape = withAxis x axis size
-        if x.DType = DType.Float32 then Tensor.Wrap(shape, Kernels.indexAdd x.Single x.Shape.Dims axis ix size)
-        else Tensor.Wrap(shape, Kernels.indexAdd x.Double x.Shape.Dims axis ix size)
+        let data: Array = if x.DType = DType.Float32 then Kernels.indexAdd x.Single x.Shape.Dims axis ix size else Kernels.indexAdd x.Double x.Shape.Dims axis ix size
+        GC.KeepAlive x
+        Tensor.Rented(x.DType, shape, data)
 
     /// PyTorch's gather: out[…, j, …] = x[…, index[…, j, …], …] along axis; the result has index's shape.
     let gather (axis: int) (index: Tensor) (x: Tensor) : Tensor =
@@ -290,8 +350,9 @@ module Tensor =
     /// The adjoint of gather: adds x (index's shape) into zeros of <paramref name="shape"/> at index along axis.
     let scatterAdd (axis: int) (index: Tensor) (shape: Shape) (x: Tensor) : Tensor =
         let ix = indices index
-        if x.DType = DType.Float32 then Tensor.Wrap(shape, Kernels.scatterAdd x.Single ix index.Shape.Dims axis shape.Dims)
-        else Tensor.Wrap(shape, Kernels.scatterAdd x.Double ix index.Shape.Dims axis shape.Dims)
+        let data: Array = if x.DType = DType.Float32 then Kernels.scatterAdd x.Single ix index.Shape.Dims axis shape.Dims else Kernels.scatterAdd x.Double ix index.Shape.Dims axis shape.Dims
+        GC.KeepAlive x
+        Tensor.Rented(x.DType, shape, data)
 
     /// Positions of the maximum (or minimum) along axis, first on ties, as an int64 tensor with the axis kept as size 1.
     let argExtreme (largest: bool) (axis: int) (x: Tensor) : Tensor =
@@ -306,6 +367,7 @@ module Tensor =
             | :? (int[]) as d -> Kernels.argExtreme largest d x.Shape.Dims axis
             | d -> Kernels.argExtreme largest (d :?> int64[]) x.Shape.Dims axis
 
+        GC.KeepAlive x
         Tensor.Wrap(withAxis x axis 1, Array.map int64 positions)
 
     /// Batched matrix product of tensors with equal batch dimensions: [..., m, k] · [..., k, n]
@@ -318,33 +380,65 @@ module Tensor =
         let batch = a.Shape.ToArray()[.. r - 3] |> Array.fold (*) 1
         let shape = Shape.Of(Array.append (a.Shape.ToArray()[.. r - 3]) [| m; n |])
 
-        if a.DType = DType.Float32 then
-            let c = Array.zeroCreate<float32> shape.Size
-            for i in 0 .. batch - 1 do
-                Gemm.gemm32 transA transB m n k a.Single (i * m * k) b.Single (i * k * n) c (i * m * n)
-            Tensor.Wrap(shape, c)
-        else
-            let c = Array.zeroCreate<float> shape.Size
-            for i in 0 .. batch - 1 do
-                Gemm.gemm64 transA transB m n k a.Double (i * m * k) b.Double (i * k * n) c (i * m * n)
-            Tensor.Wrap(shape, c)
+        // The GEMM overwrites C, except that with k = 0 it may not touch it: then C must start at zeros.
+        let result =
+            if a.DType = DType.Float32 then
+                let c = Pool.rent<float32> shape.Size (k = 0)
+                for i in 0 .. batch - 1 do
+                    Gemm.gemm32 transA transB m n k a.Single (i * m * k) b.Single (i * k * n) c (i * m * n)
+                Tensor.Rented(a.DType, shape, c)
+            else
+                let c = Pool.rent<float> shape.Size (k = 0)
+                for i in 0 .. batch - 1 do
+                    Gemm.gemm64 transA transB m n k a.Double (i * m * k) b.Double (i * k * n) c (i * m * n)
+                Tensor.Rented(a.DType, shape, c)
+
+        GC.KeepAlive a
+        GC.KeepAlive b
+        result
 
     /// Elementwise choice: where condition is nonzero take a, else b (all three the same shape).
     let whereSame (condition: Tensor) (a: Tensor) (b: Tensor) : Tensor =
-        let pick = Array.init a.Size (fun i -> condition.GetFlat i <> 0.0)
-        if a.DType = DType.Float32 then Tensor.Wrap(a.Shape, Array.init a.Size (fun i -> if pick[i] then a.Single[i] else b.Single[i]))
-        else Tensor.Wrap(a.Shape, Array.init a.Size (fun i -> if pick[i] then a.Double[i] else b.Double[i]))
+        let choose (x: 'T[]) (y: 'T[]) =
+            let dst = Pool.rent<'T> x.Length false
+
+            match condition.Data with
+            | :? (float32[]) as c -> for i in 0 .. dst.Length - 1 do dst[i] <- if c[i] <> 0.0f then x[i] else y[i]
+            | :? (float[]) as c -> for i in 0 .. dst.Length - 1 do dst[i] <- if c[i] <> 0.0 then x[i] else y[i]
+            | _ -> for i in 0 .. dst.Length - 1 do dst[i] <- if condition.GetInt64Flat i <> 0L then x[i] else y[i]
+
+            dst
+
+        let data: Array = if a.DType = DType.Float32 then choose a.Single b.Single else choose a.Double b.Double
+        GC.KeepAlive condition
+        GC.KeepAlive a
+        GC.KeepAlive b
+        Tensor.Rented(a.DType, a.Shape, data)
 
     /// The sum of all elements as a 0-d tensor of the same dtype. Python course: <c>sum_all</c>.
     let sumAll (x: Tensor) : Tensor =
-        if x.DType = DType.Float32 then Tensor.Wrap(Shape.Scalar, [| Kernels.sum32 x.Single |])
-        else Tensor.Wrap(Shape.Scalar, [| Kernels.sum64 x.Double |])
+        let result = if x.DType = DType.Float32 then Tensor.Wrap(Shape.Scalar, [| Kernels.sum32 x.Single |]) else Tensor.Wrap(Shape.Scalar, [| Kernels.sum64 x.Double |])
+        GC.KeepAlive x
+        result
 
     /// Broadcasting, promoting elementwise kernel; <paramref name="name"/> appears in shape errors.
     let internal zip (name: string) (kernel: ZipKernel) (a: Tensor) (b: Tensor) : Tensor =
         let shape = Shape.broadcast name a.Shape b.Shape
         let dtype = promote (a.Rank, a.DType) (b.Rank, b.DType)
-        zipSame kernel (a |> cast dtype |> expand shape) (b |> cast dtype |> expand shape)
+        let a, b = cast dtype a, cast dtype b
+
+        // One operand a single number (x * 2.0, lr · grad): no broadcast copy of it.
+        let withScalar (x: Tensor) (s: Tensor) (scalarFirst: bool) =
+            let data: Array =
+                if dtype = DType.Float32 then Kernels.zipScalar32 kernel x.Single s.Single[0] scalarFirst
+                else Kernels.zipScalar64 kernel x.Double s.Double[0] scalarFirst
+
+            GC.KeepAlive x
+            Tensor.Rented(dtype, shape, data)
+
+        if Kernels.zipTakesScalar kernel && b.Size = 1 && a.Size > 1 && a.Shape.Equals shape then withScalar a b false
+        elif Kernels.zipTakesScalar kernel && a.Size = 1 && b.Size > 1 && b.Shape.Equals shape then withScalar b a true
+        else zipSame kernel (expand shape a) (expand shape b)
 
     /// Elementwise sum with broadcasting.
     let add a b = zip "add" ZipKernel.Add a b

@@ -493,6 +493,8 @@ let testedBy (op: Op) : Coverage =
     | Op.Cast _ -> InGraphOf [ Cast ]
     | Op.ClampMin _ -> InGraphOf [ ClampMin 0.0; Log; Clamp(-0.5, 1.0) ]
     | Op.Step _ -> MaskRule [ Relu; ClampMin 0.0 ]
+    // The one-pass cotangent of relu and clamp_min; reached as relu's recorded backward pass.
+    | Op.StepMultiply _ -> InGraphOf [ ReluBackward ]
     | Op.Abs -> InGraphOf [ Abs; Huber(1.2, Reduction.Mean) ]
     | Op.Sqrt -> InGraphOf [ Sqrt; Std(true, false) ]
     | Op.Sin -> InGraphOf [ Sin ]
@@ -547,6 +549,7 @@ let private sampleOps: Op list =
       Op.Cast DType.Float32
       Op.ClampMin 0.0
       Op.Step(0.0, 0.0)
+      Op.StepMultiply(0.0, 0.0)
       Op.Abs
       Op.Sqrt
       Op.Sin

@@ -105,6 +105,9 @@ type TestOp =
     | IndexSelectBackward
     /// The recorded backward pass of gather (an engine ScatterAdd node) in its cotangent.
     | GatherBackward
+    /// The recorded backward pass of relu (an engine StepMultiply node) as a function of both the
+    /// cotangent and relu's input.
+    | ReluBackward
     // ---- reductions ----
     | Sum of keepDim: bool
     | MeanAlong of keepDim: bool
@@ -225,6 +228,7 @@ let allOps: TestOp list =
       SliceBackward
       IndexSelectBackward
       GatherBackward
+      ReluBackward
       Sum true
       Sum false
       MeanAlong true
@@ -528,6 +532,16 @@ let spec (op: TestOp) : OpSpec =
             | IndexOf(source, axis, shape, indices, dtype) ->
                 recordedBackward (Node.gather axis (indexTensor dtype shape indices)) source xs[0]
             | _ -> wrongParams "IndexOf" p)
+    // Linear in the cotangent g, constant in x (kept 0.1 away from the kink).
+    | ReluBackward ->
+        entry (SameShapes 2) [ anyValue; awayFromZero ] (fun _ xs ->
+            // Both in the promoted dtype; the result is the cotangent at x. With x a constant (finite
+            // differences) relu(x) has no backward pass: the same function is then g·step(x) in two ops.
+            let dtype = Tensor.promote (xs[0].Shape.Rank, xs[0].DType) (xs[1].Shape.Rank, xs[1].DType)
+            let g, x = Node.cast dtype xs[0], Node.cast dtype xs[1]
+
+            if x.RequiresGrad then (Reverse.gradientsWrt true g (Node.relu x) [| x |])[0]
+            else Node.safeMultiply g (Node.step 0.0 0.0 x))
     // ---- reductions ----
     | Sum keepDim -> entry (ReduceAxes 1) [ anyValue ] (fun p xs -> Node.sum (axesOf p) keepDim xs[0])
     | MeanAlong keepDim -> entry (ReduceAxes 1) [ anyValue ] (fun p xs -> Node.meanAlong (axesOf p) keepDim xs[0])

@@ -1,0 +1,133 @@
+namespace TinyTorch.Functional
+
+open System
+open System.Collections.Generic
+open System.Threading
+
+/// A pool of large tensor buffers, in exact-length buckets, so that a training loop reuses the
+/// same few arrays instead of allocating fresh ones on the large-object heap (whose budget is what
+/// triggers gen-2 collections, and whose fresh pages cost page faults).
+///
+/// Ownership: a rented array is wrapped by exactly one <see cref="PooledStorage"/>, shared by every
+/// tensor that views it (a reshape shares the storage object, never the raw array alone). When the
+/// storage becomes unreachable its finalizer gives the array back. Because only the GC knows when a
+/// tensor dies, <see cref="rent"/> asks for a cheap gen-1 collection (and waits for finalizers)
+/// when the bucket is empty and much pooled memory has been handed out since the last one, rather
+/// than allocate: after one such collection per step, a steady loop finds every buffer it needs
+/// here. Pooled arrays are not cleared: kernels that accumulate rent with <c>clear = true</c>.
+[<RequireQualifiedAccess>]
+module internal Pool =
+
+    /// Arrays shorter than this come straight from the GC (small objects are cheap and die young).
+    [<Literal>]
+    let Threshold = 16384
+
+    /// Handed-out bytes that may accumulate between two induced collections, at least.
+    let private minimumBudget = 64L * 1024L * 1024L
+
+    /// The most bytes the pool keeps idle; arrays returned beyond it are left to the GC.
+    let private capacity =
+        let available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes
+        if available <= 0L then 1L <<< 30 else min (available / 4L) (4L <<< 30)
+
+    let private gate = obj ()
+    let private buckets = Dictionary<struct (Type * int), Stack<Array>>()
+    /// Bytes idle in the buckets.
+    let mutable private idleBytes = 0L
+    /// Bytes held by live pooled storages (handed out, not yet given back).
+    let mutable private liveBytes = 0L
+    /// Bytes handed out since the last induced collection.
+    let mutable private rentedSinceCollect = 0L
+    /// The handed-out bytes that allow the next induced collection.
+    let mutable private budget = minimumBudget
+    let mutable private collections = 0
+
+    let private tryTake (key: struct (Type * int)) (bytes: int64) : Array =
+        lock gate (fun () ->
+            rentedSinceCollect <- rentedSinceCollect + bytes
+
+            match buckets.TryGetValue key with
+            | true, stack when stack.Count > 0 ->
+                idleBytes <- idleBytes - bytes
+                stack.Pop()
+            | _ -> null)
+
+    /// Gives an array back (called by the storage finalizer); dropped when the pool is full.
+    let give (a: Array) : unit =
+        let bytes = int64 (Buffer.ByteLength a)
+
+        lock gate (fun () ->
+            liveBytes <- liveBytes - bytes
+
+            if idleBytes + bytes <= capacity then
+                let key = struct (a.GetType().GetElementType(), a.Length)
+
+                let stack =
+                    match buckets.TryGetValue key with
+                    | true, s -> s
+                    | _ ->
+                        let s = Stack<Array>()
+                        buckets[key] <- s
+                        s
+
+                stack.Push a
+                idleBytes <- idleBytes + bytes)
+
+    /// Records that a pooled storage now owns <paramref name="bytes"/>.
+    let adopt (bytes: int64) : unit = lock gate (fun () -> liveBytes <- liveBytes + bytes)
+
+    let private shouldCollect () =
+        lock gate (fun () -> rentedSinceCollect >= budget && liveBytes > 0L)
+
+    /// A gen-1 collection, then the storages found dead give their arrays back.
+    let private collect () =
+        GC.Collect(1, GCCollectionMode.Forced, true, false)
+        GC.WaitForPendingFinalizers()
+
+        lock gate (fun () ->
+            collections <- collections + 1
+            rentedSinceCollect <- 0L
+            budget <- max minimumBudget (2L * liveBytes))
+
+    /// An array of exactly <paramref name="length"/> elements: from the pool when it is large and one
+    /// is idle, else new. Its contents are arbitrary unless <paramref name="clear"/> is set.
+    let rent<'T> (length: int) (clear: bool) : 'T[] =
+        if length < Threshold then
+            Array.zeroCreate<'T> length
+        else
+            let key = struct (typeof<'T>, length)
+            let bytes = int64 length * int64 (Runtime.CompilerServices.Unsafe.SizeOf<'T>())
+
+            let a =
+                match tryTake key bytes with
+                | null when shouldCollect () ->
+                    collect ()
+                    tryTake key 0L
+                | a -> a
+
+            match a with
+            | null -> if clear then Array.zeroCreate<'T> length else GC.AllocateUninitializedArray<'T>(length)
+            | a ->
+                let a = a :?> 'T[]
+                if clear then Array.Clear a
+                a
+
+    /// How many collections the pool has induced (for tests and diagnostics).
+    let inducedCollections () = Volatile.Read(&collections)
+
+    /// Bytes idle in the pool (for tests and diagnostics).
+    let idle () = lock gate (fun () -> idleBytes)
+
+/// The owner of a tensor's array. Tensors that view the same array (a reshape) share this object.
+[<AllowNullLiteral>]
+type internal Storage(array: Array) =
+    /// The elements.
+    member _.Array = array
+
+/// Storage for an array rented from <see cref="Pool"/>: when the last tensor viewing it is gone,
+/// the finalizer gives the array back.
+[<Sealed; AllowNullLiteral>]
+type internal PooledStorage(array: Array) =
+    inherit Storage(array)
+    do Pool.adopt (int64 (Buffer.ByteLength array))
+    override _.Finalize() = Pool.give array
