@@ -28,7 +28,15 @@ module internal Pool =
     /// The most bytes the pool keeps idle; arrays returned beyond it are left to the GC.
     let private capacity =
         let available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes
-        if available <= 0L then 1L <<< 30 else min (available / 4L) (4L <<< 30)
+        if available <= 0L then 1L <<< 30 else min (available / 4L) (1L <<< 30)
+
+    /// Arrays larger than this many bytes are never pooled: a pool that kept, say, a 400 MB buffer
+    /// idle after one huge computation would hold that memory for the rest of the process.
+    [<Literal>]
+    let CeilingBytes = 67108864L
+
+    /// Whether an array of this many elements of this size goes through the pool.
+    let isPooled (length: int) (elementSize: int) = length >= Threshold && int64 length * int64 elementSize <= CeilingBytes
 
     let private gate = obj ()
     let private buckets = Dictionary<struct (Type * int), Stack<Array>>()
@@ -92,8 +100,8 @@ module internal Pool =
     /// An array of exactly <paramref name="length"/> elements: from the pool when it is large and one
     /// is idle, else new. Its contents are arbitrary unless <paramref name="clear"/> is set.
     let rent<'T> (length: int) (clear: bool) : 'T[] =
-        if length < Threshold then
-            Array.zeroCreate<'T> length
+        if not (isPooled length (Runtime.CompilerServices.Unsafe.SizeOf<'T>())) then
+            if clear || length < Threshold then Array.zeroCreate<'T> length else GC.AllocateUninitializedArray<'T>(length)
         else
             let key = struct (typeof<'T>, length)
             let bytes = int64 length * int64 (Runtime.CompilerServices.Unsafe.SizeOf<'T>())

@@ -72,7 +72,7 @@ type Tensor internal (dtype: DType, shape: Shape, storage: TinyTorch.Functional.
     /// Takes ownership of an array that <c>Pool.rent</c> returned: a large one goes back to the pool
     /// when no tensor views it any more. Call it exactly once per rented array.
     static member internal Rented(dtype: DType, shape: Shape, data: Array) =
-        if data.Length >= TinyTorch.Functional.Pool.Threshold then Tensor(dtype, shape, TinyTorch.Functional.PooledStorage(data))
+        if TinyTorch.Functional.Pool.isPooled data.Length (Buffer.ByteLength data / max 1 data.Length) then Tensor(dtype, shape, TinyTorch.Functional.PooledStorage(data))
         else Tensor(dtype, shape, TinyTorch.Functional.Storage(data))
 
     /// The same elements with another shape of the same size, sharing the storage (no copy).
