@@ -193,13 +193,16 @@ void W3()
     Report("W3", "fwd_us", f, 1e6); Report("W3", "bwd_us", bk, 1e6);
 }
 
-// Runs 5 warm-up steps and then `steps` timed ones; returns the timed durations and the first and last loss.
-static (List<double> Times, double FirstLoss, double LastLoss) TrainSteps(int steps, Func<Variable> step)
+// Runs 5 warm-up steps and then `steps` timed ones; returns the timed durations, the first and last loss and
+// the garbage-collection counts when the timed steps began (so GC figures describe the steady state, not the warm-up).
+static (List<double> Times, double FirstLoss, double LastLoss, int[] SteadyGc) TrainSteps(int steps, Func<Variable> step)
 {
     double firstLoss = 0, lastLoss = 0;
     var times = new List<double>();
+    int[] steadyGc = GcCounts();
     for (int s = 0; s < steps + 5; s++)
     {
+        if (s == 5) steadyGc = GcCounts();
         long t0 = Stopwatch.GetTimestamp();
         var loss = step();
         long t1 = Stopwatch.GetTimestamp();
@@ -208,7 +211,7 @@ static (List<double> Times, double FirstLoss, double LastLoss) TrainSteps(int st
         lastLoss = lv;
         if (s >= 5) times.Add((t1 - t0) / (double)Stopwatch.Frequency);
     }
-    return (times, firstLoss, lastLoss);
+    return (times, firstLoss, lastLoss, steadyGc);
 }
 
 void W4(int nt)
@@ -228,8 +231,7 @@ void W4(int nt)
         var init = new Random(1);
         var model = new Sequential(new Linear(D, H1, random: init), new ReLU(), new Linear(H1, H2, random: init), new ReLU(), new Linear(H2, C, random: init));
         var opt = new Sgd(model.Parameters(), 0.01);
-        var gc0 = GcCounts();
-        var (times, firstLoss, lastLoss) = TrainSteps(steps, () =>
+        var (times, firstLoss, lastLoss, gc0) = TrainSteps(steps, () =>
         {
             opt.ZeroGrad();
             var loss = Autograd.CrossEntropy(model.Forward(x), labels);
@@ -239,8 +241,9 @@ void W4(int nt)
         });
         var st = Stats.Of(times);
         Console.WriteLine($"W4 MLP Nn.Sequential+Optim.Sgd threads={nt}: {st.Fmt(1e3, "ms")}/step; {flops6 / st.Median / 1e9:F1} GFLOP/s (6*P*B, P={p}); " +
-                          $"{mmFlops / st.Median / 1e9:F1} GFLOP/s (exact matmul flops {mmFlops / 1e6:F1} MFLOP); loss {firstLoss:F3}->{lastLoss:F3}; GCs per step {GcDelta(gc0, steps + 5)}");
+                          $"{mmFlops / st.Median / 1e9:F1} GFLOP/s (exact matmul flops {mmFlops / 1e6:F1} MFLOP); loss {firstLoss:F3}->{lastLoss:F3}; steady-state GCs per step {GcDelta(gc0, steps)}");
         Report("W4", $"nn_ms_t{nt}", st, 1e3);
+        Console.WriteLine(FormattableString.Invariant($"RESULT\tW4\tnn_gen2_per_step_t{nt}\t{Gen2Since(gc0) / (double)steps:F3}"));
         Console.WriteLine(FormattableString.Invariant($"RESULT\tW4\tnn_gflops6PB_t{nt}\t{flops6 / st.Median / 1e9:F2}"));
         Console.WriteLine(FormattableString.Invariant($"RESULT\tW4\tnn_gflopsExact_t{nt}\t{mmFlops / st.Median / 1e9:F2}"));
     }
@@ -259,8 +262,7 @@ void W4(int nt)
         var w2 = Init(H1, H1, H2); var b2 = Init(H1, H2);
         var w3 = Init(H2, H2, C); var b3 = Init(H2, C);
         var ps = new[] { w1, b1, w2, b2, w3, b3 };
-        var gc0 = GcCounts();
-        var (times, firstLoss, lastLoss) = TrainSteps(steps, () =>
+        var (times, firstLoss, lastLoss, gc0) = TrainSteps(steps, () =>
         {
             var h1 = Autograd.Relu(Autograd.MatMul(x, w1) + b1);
             var h2 = Autograd.Relu(Autograd.MatMul(h1, w2) + b2);
@@ -274,8 +276,9 @@ void W4(int nt)
         });
         var st = Stats.Of(times);
         Console.WriteLine($"W4 MLP plain variables threads={nt}: {st.Fmt(1e3, "ms")}/step; {flops6 / st.Median / 1e9:F1} GFLOP/s (6*P*B); " +
-                          $"{mmFlops / st.Median / 1e9:F1} GFLOP/s (exact); loss {firstLoss:F3}->{lastLoss:F3}; GCs per step {GcDelta(gc0, steps + 5)}");
+                          $"{mmFlops / st.Median / 1e9:F1} GFLOP/s (exact); loss {firstLoss:F3}->{lastLoss:F3}; steady-state GCs per step {GcDelta(gc0, steps)}");
         Report("W4", $"plain_ms_t{nt}", st, 1e3);
+        Console.WriteLine(FormattableString.Invariant($"RESULT\tW4\tplain_gen2_per_step_t{nt}\t{Gen2Since(gc0) / (double)steps:F3}"));
         Console.WriteLine(FormattableString.Invariant($"RESULT\tW4\tplain_gflops6PB_t{nt}\t{flops6 / st.Median / 1e9:F2}"));
     }
 }
@@ -293,6 +296,7 @@ void W5(int nt)
         // No fwd_prealloc metric: the public API has no in-place ops (tensors are immutable).
         for (int r = 0; r < reps + 3; r++)
         {
+            if (r == 3) gc0 = GcCounts(); // GC figures describe the steady state, not the warm-up
             using (Autograd.NoGrad())
             {
                 long t0 = Stopwatch.GetTimestamp();
@@ -311,16 +315,18 @@ void W5(int nt)
                 if (r >= 3) { fwd.Add((t1 - t0) / (double)Stopwatch.Frequency); bwd.Add((t2 - t1) / (double)Stopwatch.Frequency); }
             }
         }
-        var gcs = GcDelta(gc0, reps + 3);
+        var gcs = GcDelta(gc0, reps);
+        int gen2 = Gen2Since(gc0);
         var tot = fwd.Zip(bwd, (u, v) => u + v).ToList();
         var sf = Stats.Of(fwdOnly); var st = Stats.Of(tot);
         Console.WriteLine($"W5 relu(a*b+c).sum() n={n:E0} threads={nt}: fwd(no_grad) {sf.Fmt(1e3, "ms")} = {sf.Median / n * 1e9:F2} ns/elem; " +
                           $"fwd(grad) {Stats.Of(fwd).Median * 1e3:F3} ms + bwd {Stats.Of(bwd).Median * 1e3:F3} ms = {st.Fmt(1e3, "ms")} = {st.Median / n * 1e9:F2} ns/elem; " +
-                          $"{68.0 * n / st.Median / 1e9:F1} GB/s @68B/elem, {24.0 * n / st.Median / 1e9:F1} GB/s @24B/elem; GCs per iteration (no-grad fwd + fwd/bwd) {gcs}");
+                          $"{68.0 * n / st.Median / 1e9:F1} GB/s @68B/elem, {24.0 * n / st.Median / 1e9:F1} GB/s @24B/elem; steady-state GCs per iteration (no-grad fwd + fwd/bwd) {gcs}");
         string tag = n == 1_000_000 ? "1e6" : "1e7";
         Report("W5", $"fwd_nograd_ms_{tag}_t{nt}", sf, 1e3);
         Report("W5", $"fwdbwd_ms_{tag}_t{nt}", st, 1e3);
         Console.WriteLine(FormattableString.Invariant($"RESULT\tW5\tfwdbwd_ns_per_elem_{tag}_t{nt}\t{st.Median / n * 1e9:F3}"));
+        Console.WriteLine(FormattableString.Invariant($"RESULT\tW5\tgen2_per_iter_{tag}_t{nt}\t{gen2 / (double)reps:F3}"));
     }
 }
 
@@ -373,6 +379,8 @@ static void VcpuProbe(int nt)
     Console.WriteLine($"vCPU probe: latency-bound chain on {nt} threads = {scale:F2}x one thread (≈{nt}x means {nt} hardware threads were really available)");
     Console.WriteLine(FormattableString.Invariant($"RESULT\tprobe\tvcpu_scale_t{nt}\t{scale:F3}\t{scale:F3}\t{scale:F3}\t5"));
 }
+
+static int Gen2Since(int[] before) => GC.CollectionCount(2) - before[2];
 
 static int[] GcCounts() => [GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2)];
 
