@@ -13,19 +13,20 @@ open TinyTorch
 
 /// The one GEMM kernel module: every matrix product in the library goes through here.
 ///
-/// Blocking scheme (GotoBLAS / BLIS, row-major): for each block of NC columns of op(B) and each
-/// slice of KC steps of the inner dimension, that KC × NC panel of op(B) is packed into column
-/// strips NR wide (NR = two vectors); each strip is KC rows of NR contiguous values. Then for each
-/// block of MC rows of op(A) its KC slice is packed into row strips MR high, each KC columns of MR
-/// contiguous values. The micro-kernel keeps an MR × NR tile of C in 2·MR vector registers and,
-/// per step, loads two vectors of B, broadcasts MR values of A and issues 2·MR FMAs. The first KC
-/// slice overwrites C, later slices add to it. Packing absorbs the transposes and zero-pads the
-/// strips, so edge tiles run the same kernel into a scratch tile that is then copied out.
-/// Sizes: B strip KC·NR (32 KB at KC = 256, in L1), A block MC·KC (L2), B panel KC·NC (L3).
+/// Blocking scheme (GotoBLAS / BLIS, row-major): the inner dimension is cut into equal slices of at
+/// most KC steps. For each block of MC rows of op(A) and each KC slice, that MC × KC block is
+/// packed into row strips MR high (KC columns of MR contiguous values); then for each panel of NC
+/// columns of op(B) its KC slice is packed into column strips NR wide (NR = two vectors; KC rows
+/// of NR contiguous values). The macro-kernel holds one A strip in L1 (8 × 512 float32: 16 KB) and
+/// streams the B strips of the panel (KC × NC: 512 KB, in L2) through it. The micro-kernel keeps
+/// an MR × NR tile of C in 2·MR vector registers and, per step, loads two vectors of B, broadcasts
+/// MR values of A and issues 2·MR FMAs. The first KC slice overwrites C, later slices add to it
+/// (a long KC means few passes over C: one for k ≤ 512). Packing absorbs the transposes and
+/// zero-pads the strips, so edge tiles run the same kernel into a scratch tile that is copied out.
 ///
 /// Threads: products of at least ParallelMinWork multiply-adds, when Threads.Count > 1, pack all
 /// KC slices of A and of a B panel into shared buffers (in parallel) and then run the output blocks
-/// (MC rows × 4·NR columns) as independent chunks, each walking the KC slices in order. The split is over M and N only, never K: every output
+/// (Mb rows × 4·NR columns) as independent chunks, each walking the KC slices in order. The split is over M and N only, never K: every output
 /// element gets the same KC slices in the same order through the same micro-kernel on any number of
 /// threads, so results are bitwise identical whatever Threads.Count is. Packing a non-transposed A
 /// (or a transposed B) transposes 8 × 8 float32 blocks in AVX registers.
@@ -233,7 +234,7 @@ module internal Gemm =
 
     // The concrete kernels: the tile body instantiated per vector type and element type.
     [<Literal>]
-    let private Mr512 = 12
+    let private Mr512 = 8
 
     [<Literal>]
     let private Mr256 = 6
@@ -341,9 +342,11 @@ module internal Gemm =
         (k + slices - 1) / slices
 
     // The widest kernel the machine runs, chosen once at startup. The macro-kernel keeps one A strip
-    // (Mr·KC values: 24 KB for float32 at KC = 512) in L1 and streams the B strips of a KC × NC
+    // (Mr·KC values: 16 KB for float32 at KC = 512) in L1 and streams the B strips of a KC × NC
     // panel (512 KB) through it from L2; the MC × KC block of A (up to 2.4 MB) sits in L3. A long
-    // KC means few passes over C (one for k ≤ 512), each a load and a store per element.
+    // KC means few passes over C (one for k ≤ 512), each a load and a store per element. Measured
+    // on Zen 5 against the 8 × 32 tile with the B strip in L1 and KC = 256: as fast or a few per
+    // cent faster; a 12 × 32 tile (24 accumulators) was slower (edge strips on m = 128, 256).
     let private kernel32: Kernel<float32> =
         if Vector512.IsHardwareAccelerated then
             MicroKernel(fun kc a b c ldc acc -> tile512f32 kc a b c ldc acc)
@@ -378,9 +381,10 @@ module internal Gemm =
 
     /// Packs a panel stored along the strips: kc rows of total contiguous values (row p at
     /// src + p·ld) into strips w wide, strip s at dst + s·kc·w holding values s·w .. s·w+w−1 of
-    /// every row (row p at p·w), the last strip zero-padded. It walks the source row by row, so
-    /// every source page is read once and in order (walking it strip by strip reads kc pages per
-    /// strip and misses the TLB); each strip is written as a sequential stream.
+    /// every row (row p at p·w), the last strip zero-padded. It walks the source row by row over
+    /// groups of eight strips: each source row is read in runs of 8·w values, and only eight
+    /// destination streams are open at once (the strips are kc·w apart, often a multiple of 4 KB,
+    /// so more streams would evict each other from one L1 set).
     let private packAcross<'T when 'T: unmanaged>
         (src: nativeptr<'T>)
         (ld: int)
@@ -394,50 +398,62 @@ module internal Gemm =
         let rest = total - full * w
         let runBytes = w * size
         let stripBytes = nativeint (kc * w * size)
+        let mutable g = 0
 
-        for p in 0 .. kc - 1 do
-            let s = NativePtr.add src (p * ld)
-            let d = NativePtr.add dst (p * w)
+        while g < full do
+            let count = min 8 (full - g)
 
-            if runBytes % 32 = 0 then
-                // Whole 32-byte chunks (every Vector512 and Vector256 strip of B).
-                let mutable sq = NativePtr.toNativeInt s
-                let mutable dq = NativePtr.toNativeInt d
+            for p in 0 .. kc - 1 do
+                let mutable sq = NativePtr.toNativeInt (NativePtr.add src (p * ld + g * w))
+                let mutable dq = NativePtr.toNativeInt (NativePtr.add dst (g * kc * w + p * w))
 
-                for _ in 1..full do
-                    for o in 0 .. 32 .. runBytes - 32 do
-                        let chunk = Vector256.Load(NativePtr.ofNativeInt<byte> (sq + nativeint o))
-                        Vector256.Store(chunk, NativePtr.ofNativeInt<byte> (dq + nativeint o))
+                if runBytes % 32 = 0 then
+                    // Whole 32-byte chunks (every Vector512 and Vector256 strip of B).
+                    for _ in 1..count do
+                        let mutable o = 0
 
-                    sq <- sq + nativeint runBytes
-                    dq <- dq + stripBytes
-            elif runBytes % 16 = 0 then
-                // Whole 16-byte chunks (a 12-row float32 or float64 strip of A).
-                let mutable sq = NativePtr.toNativeInt s
-                let mutable dq = NativePtr.toNativeInt d
+                        while o < runBytes do
+                            let chunk = Vector256.Load(NativePtr.ofNativeInt<byte> (sq + nativeint o))
+                            Vector256.Store(chunk, NativePtr.ofNativeInt<byte> (dq + nativeint o))
+                            o <- o + 32
 
-                for _ in 1..full do
-                    for o in 0 .. 16 .. runBytes - 16 do
-                        let chunk = Vector128.Load(NativePtr.ofNativeInt<byte> (sq + nativeint o))
-                        Vector128.Store(chunk, NativePtr.ofNativeInt<byte> (dq + nativeint o))
+                        sq <- sq + nativeint runBytes
+                        dq <- dq + stripBytes
+                elif runBytes % 16 = 0 then
+                    // Whole 16-byte chunks (a 12-row float32 or float64 strip of A).
+                    for _ in 1..count do
+                        let mutable o = 0
 
-                    sq <- sq + nativeint runBytes
-                    dq <- dq + stripBytes
-            else
-                for q in 0 .. full - 1 do
-                    let ds = NativePtr.add d (q * kc * w)
+                        while o < runBytes do
+                            let chunk = Vector128.Load(NativePtr.ofNativeInt<byte> (sq + nativeint o))
+                            Vector128.Store(chunk, NativePtr.ofNativeInt<byte> (dq + nativeint o))
+                            o <- o + 16
 
-                    for r in 0 .. w - 1 do
-                        NativePtr.set ds r (NativePtr.get s (q * w + r))
+                        sq <- sq + nativeint runBytes
+                        dq <- dq + stripBytes
+                else
+                    for _ in 1..count do
+                        let sv = NativePtr.ofNativeInt<'T> sq
+                        let dv = NativePtr.ofNativeInt<'T> dq
 
-            if rest > 0 then
-                let ds = NativePtr.add d (full * kc * w)
+                        for r in 0 .. w - 1 do
+                            NativePtr.set dv r (NativePtr.get sv r)
+
+                        sq <- sq + nativeint runBytes
+                        dq <- dq + stripBytes
+
+            g <- g + count
+
+        if rest > 0 then
+            for p in 0 .. kc - 1 do
+                let s = NativePtr.add src (p * ld + full * w)
+                let d = NativePtr.add dst (full * kc * w + p * w)
 
                 for r in 0 .. rest - 1 do
-                    NativePtr.set ds r (NativePtr.get s (full * w + r))
+                    NativePtr.set d r (NativePtr.get s r)
 
                 for r in rest .. w - 1 do
-                    NativePtr.set ds r Unchecked.defaultof<'T>
+                    NativePtr.set d r Unchecked.defaultof<'T>
 
     /// Eight rows of eight float32 values (row i at src + i·ld) written transposed: column j of the
     /// block goes to dst + j·ldd as eight contiguous values. Unpack pairs of rows, shuffle pairs of
