@@ -33,15 +33,7 @@ open TinyTorch
 [<RequireQualifiedAccess>]
 module internal Gemm =
 
-    /// One register tile: the first (rows of the kernel) × (columns of the kernel) values of C,
-    /// row stride ldc, are set to (accumulate = false) or increased by (accumulate = true) the
-    /// product of a packed A strip and a packed B strip over kc steps.
-    type private MicroKernel<'T when 'T: unmanaged> =
-        delegate of
-            kc: int * a: nativeptr<'T> * b: nativeptr<'T> * c: nativeptr<'T> * ldc: int * accumulate: bool ->
-                unit
-
-    /// A micro-kernel with its tile shape and the cache blocking that goes with it.
+    /// The tile shape of the machine's micro-kernel and the cache blocking that goes with it.
     [<NoEquality; NoComparison>]
     type private Kernel<'T when 'T: unmanaged> =
         { /// Rows of the register tile (the height of a packed A strip).
@@ -59,8 +51,7 @@ module internal Gemm =
           /// Columns of op(B) per output block of the parallel schedule (a multiple of Nr).
           Ng: int
           /// Columns of op(B) per packed panel of the parallel schedule (a multiple of Nr).
-          Np: int
-          Run: MicroKernel<'T> }
+          Np: int }
 
     // ---------------------------------------------------------------------------------------------
     // The register tile.
@@ -318,8 +309,45 @@ module internal Gemm =
             Vector<float>.Count
             kc a b c ldc accumulate
 
+    /// One register tile: the first Mr × Nr values of C, row stride ldc, are set to (accumulate =
+    /// false) or increased by (accumulate = true) the product of a packed A strip and a packed B
+    /// strip over kc steps, by the widest micro-kernel the machine runs (the same choice as the
+    /// kernel records below). The type test and the hardware tests are constants to the JIT, so
+    /// each instantiation is one direct call (no delegate per tile).
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
+    let private runTile<'T when 'T: unmanaged>
+        (kc: int)
+        (a: nativeptr<'T>)
+        (b: nativeptr<'T>)
+        (c: nativeptr<'T>)
+        (ldc: int)
+        (accumulate: bool)
+        =
+        if obj.ReferenceEquals(typeof<'T>, typeof<float32>) then
+            let a = NativePtr.ofNativeInt<float32> (NativePtr.toNativeInt a)
+            let b = NativePtr.ofNativeInt<float32> (NativePtr.toNativeInt b)
+            let c = NativePtr.ofNativeInt<float32> (NativePtr.toNativeInt c)
+
+            if Vector512.IsHardwareAccelerated then
+                tile512f32 kc a b c ldc accumulate
+            elif Vector256.IsHardwareAccelerated && Fma.IsSupported then
+                tile256f32 kc a b c ldc accumulate
+            else
+                tileVecf32 kc a b c ldc accumulate
+        else
+            let a = NativePtr.ofNativeInt<float> (NativePtr.toNativeInt a)
+            let b = NativePtr.ofNativeInt<float> (NativePtr.toNativeInt b)
+            let c = NativePtr.ofNativeInt<float> (NativePtr.toNativeInt c)
+
+            if Vector512.IsHardwareAccelerated then
+                tile512f64 kc a b c ldc accumulate
+            elif Vector256.IsHardwareAccelerated && Fma.IsSupported then
+                tile256f64 kc a b c ldc accumulate
+            else
+                tileVecf64 kc a b c ldc accumulate
+
     /// A kernel record, with the blocks rounded to whole strips.
-    let private kernel (mr: int) (nr: int) (kc: int) (mc: int) (nc: int) (run: MicroKernel<'T>) : Kernel<'T> =
+    let private kernel<'T when 'T: unmanaged> (mr: int) (nr: int) (kc: int) (mc: int) (nc: int) : Kernel<'T> =
         // Output blocks of the parallel schedule: 96 rows by four B strips (128 float32 columns with
         // Vector512), small enough that two threads get an even share of the W4 MLP's products.
         let strips x width = max width (x / width * width)
@@ -331,8 +359,7 @@ module internal Gemm =
           Nc = strips nc nr
           Mb = strips 96 mr
           Ng = 4 * nr
-          Np = strips 2048 nr
-          Run = run }
+          Np = strips 2048 nr }
 
     /// The steps per KC slice for an inner dimension k: k cut into the fewest slices of at most
     /// Kc steps, all of the same length but the last (so no slice is a short tail). It depends on
@@ -349,25 +376,19 @@ module internal Gemm =
     // cent faster; a 12 × 32 tile (24 accumulators) was slower (edge strips on m = 128, 256).
     let private kernel32: Kernel<float32> =
         if Vector512.IsHardwareAccelerated then
-            MicroKernel(fun kc a b c ldc acc -> tile512f32 kc a b c ldc acc)
-            |> kernel Mr512 (2 * Vector512<float32>.Count) 512 1200 256
+            kernel Mr512 (2 * Vector512<float32>.Count) 512 1200 256
         elif Vector256.IsHardwareAccelerated && Fma.IsSupported then
-            MicroKernel(fun kc a b c ldc acc -> tile256f32 kc a b c ldc acc)
-            |> kernel Mr256 (2 * Vector256<float32>.Count) 512 1200 256
+            kernel Mr256 (2 * Vector256<float32>.Count) 512 1200 256
         else
-            MicroKernel(fun kc a b c ldc acc -> tileVecf32 kc a b c ldc acc)
-            |> kernel Mr256 (2 * Vector<float32>.Count) 512 1200 256
+            kernel Mr256 (2 * Vector<float32>.Count) 512 1200 256
 
     let private kernel64: Kernel<float> =
         if Vector512.IsHardwareAccelerated then
-            MicroKernel(fun kc a b c ldc acc -> tile512f64 kc a b c ldc acc)
-            |> kernel Mr512 (2 * Vector512<float>.Count) 256 1200 256
+            kernel Mr512 (2 * Vector512<float>.Count) 256 1200 256
         elif Vector256.IsHardwareAccelerated && Fma.IsSupported then
-            MicroKernel(fun kc a b c ldc acc -> tile256f64 kc a b c ldc acc)
-            |> kernel Mr256 (2 * Vector256<float>.Count) 256 1200 256
+            kernel Mr256 (2 * Vector256<float>.Count) 256 1200 256
         else
-            MicroKernel(fun kc a b c ldc acc -> tileVecf64 kc a b c ldc acc)
-            |> kernel Mr256 (2 * Vector<float>.Count) 256 1200 256
+            kernel Mr256 (2 * Vector<float>.Count) 256 1200 256
 
     // ---------------------------------------------------------------------------------------------
     // Packing.
@@ -650,6 +671,7 @@ module internal Gemm =
 
     /// All register tiles of one packed A block (mc × kc) times one packed B panel (kc × nc) into
     /// C (row stride ldc). Edge tiles go through the scratch tile (mr × nr, row stride nr).
+    [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
     let private macroKernel<'T when 'T: unmanaged>
         (kernel: Kernel<'T>)
         (mc: int)
@@ -677,13 +699,13 @@ module internal Gemm =
                 let cTile = NativePtr.add c (i * ldc + j)
 
                 if height = mr && width = nr then
-                    kernel.Run.Invoke(kc, aStrip, bStrip, cTile, ldc, accumulate)
+                    runTile kc aStrip bStrip cTile ldc accumulate
                 else
                     if accumulate then
                         for r in 0 .. height - 1 do
                             copy (NativePtr.add cTile (r * ldc)) (NativePtr.add scratch (r * nr)) width
 
-                    kernel.Run.Invoke(kc, aStrip, bStrip, scratch, nr, accumulate)
+                    runTile kc aStrip bStrip scratch nr accumulate
 
                     for r in 0 .. height - 1 do
                         copy (NativePtr.add scratch (r * nr)) (NativePtr.add cTile (r * ldc)) width
