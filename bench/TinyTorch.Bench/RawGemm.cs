@@ -118,6 +118,53 @@ internal static class RawGemm
         return Vector256.Sum(sum);
     }
 
+    /// <summary>
+    /// <c>gemm --kernel</c>: the float32 micro-kernel alone (tile512f32, 8 × 32 tile) on packed operands already in
+    /// cache, best GFLOP/s and share of the FMA probe, in three layouts: both strips in L1 (the loop's own speed);
+    /// one A strip (KC = 512) in L1 against the 8 B strips of a 512 × 256 panel streamed from L2 (the library's
+    /// macro-kernel); one B strip (KC = 256) in L1 against 16 A strips streamed from L2 (the previous layout).
+    /// </summary>
+    private static unsafe void KernelProbe()
+    {
+        var method = GemmType.GetMethod("tile512f32", BindingFlags.Static | BindingFlags.NonPublic | BindingFlags.Public);
+        if (method is null || !Vector512.IsHardwareAccelerated)
+        {
+            Console.WriteLine("kernel probe: no Vector512 micro-kernel");
+            return;
+        }
+        var tile = (delegate* managed<int, float*, float*, float*, int, bool, void>)method.MethodHandle.GetFunctionPointer();
+        const int mr = 8, nr = 32;
+        var a = GC.AllocateArray<float>(16 * 512 * mr + 16, pinned: true);
+        var b = GC.AllocateArray<float>(8 * 512 * nr + 16, pinned: true);
+        var c = GC.AllocateArray<float>(16 * mr * 256 + 16, pinned: true);
+        var rng = new Random(3);
+        for (int i = 0; i < a.Length; i++) a[i] = (float)rng.NextDouble();
+        for (int i = 0; i < b.Length; i++) b[i] = (float)rng.NextDouble();
+        fixed (float* ap0 = a, bp0 = b, cp0 = c)
+        {
+            float* ap = (float*)(((nint)ap0 + 63) & ~(nint)63), bp = (float*)(((nint)bp0 + 63) & ~(nint)63);
+            float* cp = (float*)(((nint)cp0 + 63) & ~(nint)63);
+            double Measure(Action<int> body, double flopsPerRep)
+            {
+                double best = double.MaxValue;
+                body(10);
+                for (int s = 0; s < 15; s++)
+                {
+                    double t0 = Now();
+                    body(200);
+                    best = Math.Min(best, (Now() - t0) / 200);
+                }
+                return flopsPerRep / best / 1e9;
+            }
+            double l1 = Measure(reps => { for (int r = 0; r < reps; r++) for (int t = 0; t < 8; t++) tile(256, ap, bp, cp, nr, false); }, 8 * 2.0 * mr * nr * 256);
+            double aL1 = Measure(reps => { for (int r = 0; r < reps; r++) for (int j = 0; j < 8; j++) tile(512, ap, bp + j * 512 * nr, cp + j * nr, 256, r > 0); }, 8 * 2.0 * mr * nr * 512);
+            double bL1 = Measure(reps => { for (int r = 0; r < reps; r++) for (int i = 0; i < 16; i++) tile(256, ap + i * 256 * mr, bp, cp + i * mr * 256, 256, r > 0); }, 16 * 2.0 * mr * nr * 256);
+            double peak = FmaPeak();
+            Console.WriteLine(FormattableString.Invariant(
+                $"kernel f32 8x32: L1 only {l1,6:F1} ({100 * l1 / peak:F1}%)  A in L1, B from L2 {aL1,6:F1} ({100 * aL1 / peak:F1}%)  B in L1, A from L2 {bL1,6:F1} ({100 * bL1 / peak:F1}%)  [fma peak {peak:F1}]"));
+        }
+    }
+
     /// <summary>Median seconds per call of C = op(A)·op(B) for float32, ~target seconds per sample.</summary>
     public static double Time32(int m, int n, int k, bool transA, bool transB, int samples = 9, double targetSeconds = 0.05) =>
         Time32Stats(m, n, k, transA, transB, samples, targetSeconds).Median;
@@ -164,6 +211,7 @@ internal static class RawGemm
                 case "--shapes": shapes = args[++i].Split(','); break;
                 case "--rounds": rounds = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--cpu": ThreadCpuTime = true; break;
+                case "--kernel": KernelProbe(); return 0;
                 default: Console.Error.WriteLine($"unknown arg {args[i]}"); return 2;
             }
         }
