@@ -428,6 +428,15 @@ module internal Gemm =
                 let mutable sq = NativePtr.toNativeInt (NativePtr.add src (p * ld + g * w))
                 let mutable dq = NativePtr.toNativeInt (NativePtr.add dst (g * kc * w + p * w))
 
+                // The source comes from L3 or memory: ask for the same run eight rows ahead.
+                if p + 8 < kc && Sse.IsSupported then
+                    let ahead = sq + nativeint (8 * ld * size)
+                    let mutable o = 0
+
+                    while o < count * runBytes do
+                        Sse.Prefetch0(NativePtr.toVoidPtr (NativePtr.ofNativeInt<byte> (ahead + nativeint o)))
+                        o <- o + 64
+
                 if runBytes % 32 = 0 then
                     // Whole 32-byte chunks (every Vector512 and Vector256 strip of B).
                     for _ in 1..count do
@@ -563,6 +572,11 @@ module internal Gemm =
                 let mutable p = 0
 
                 while p + 8 <= kc do
+                    // Once per cache line of the eight runs, ask for the line 512 bytes ahead.
+                    if p &&& 15 = 0 && p + 128 < kc then
+                        for i in 0..7 do
+                            Sse.Prefetch0(NativePtr.toVoidPtr (NativePtr.add s (i * ld + p + 128)))
+
                     transpose8x8 (NativePtr.add s p) ld (NativePtr.add dst32 (p * w + r)) w
                     p <- p + 8
 
