@@ -13,55 +13,51 @@ open TinyTorch
 
 /// The one GEMM kernel module: every matrix product in the library goes through here.
 ///
-/// Blocking scheme (GotoBLAS / BLIS, row-major): for each block of NC columns of op(B) and each
-/// slice of KC steps of the inner dimension, that KC × NC panel of op(B) is packed into column
-/// strips NR wide (NR = two vectors); each strip is KC rows of NR contiguous values. Then for each
-/// block of MC rows of op(A) its KC slice is packed into row strips MR high, each KC columns of MR
-/// contiguous values. The micro-kernel keeps an MR × NR tile of C in 2·MR vector registers and,
-/// per step, loads two vectors of B, broadcasts MR values of A and issues 2·MR FMAs. The first KC
-/// slice overwrites C, later slices add to it. Packing absorbs the transposes and zero-pads the
-/// strips, so edge tiles run the same kernel into a scratch tile that is then copied out.
-/// Sizes: B strip KC·NR (32 KB at KC = 256, in L1), A block MC·KC (L2), B panel KC·NC (L3).
+/// Blocking scheme (GotoBLAS / BLIS, row-major): the inner dimension is cut into equal slices of at
+/// most KC steps. For each block of MC rows of op(A) and each KC slice, that MC × KC block is
+/// packed into row strips MR high (KC columns of MR contiguous values); then for each panel of NC
+/// columns of op(B) its KC slice is packed into column strips NR wide (NR = two vectors; KC rows
+/// of NR contiguous values). The macro-kernel holds one A strip in L1 (8 × 512 float32: 16 KB) and
+/// streams the B strips of the panel (KC × NC: 512 KB, in L2) through it. The micro-kernel keeps
+/// an MR × NR tile of C in 2·MR vector registers and, per step, loads two vectors of B, broadcasts
+/// MR values of A and issues 2·MR FMAs. The first KC slice overwrites C, later slices add to it
+/// (a long KC means few passes over C: one for k ≤ 512). Packing absorbs the transposes and
+/// zero-pads the strips, so edge tiles run the same kernel into a scratch tile that is copied out.
 ///
 /// Threads: products of at least ParallelMinWork multiply-adds, when Threads.Count > 1, pack all
 /// KC slices of A and of a B panel into shared buffers (in parallel) and then run the output blocks
-/// (MC rows × 4·NR columns) as independent chunks, each walking the KC slices in order. The split is over M and N only, never K: every output
+/// (Mb rows × 4·NR columns) as independent chunks, each walking the KC slices in order. The split is over M and N only, never K: every output
 /// element gets the same KC slices in the same order through the same micro-kernel on any number of
 /// threads, so results are bitwise identical whatever Threads.Count is. Packing a non-transposed A
 /// (or a transposed B) transposes 8 × 8 float32 blocks in AVX registers.
 [<RequireQualifiedAccess>]
 module internal Gemm =
 
-    /// One register tile: the first (rows of the kernel) × (columns of the kernel) values of C,
-    /// row stride ldc, are set to (accumulate = false) or increased by (accumulate = true) the
-    /// product of a packed A strip and a packed B strip over kc steps.
-    type private MicroKernel<'T when 'T: unmanaged> =
-        delegate of
-            kc: int * a: nativeptr<'T> * b: nativeptr<'T> * c: nativeptr<'T> * ldc: int * accumulate: bool ->
-                unit
-
-    /// A micro-kernel with its tile shape and the cache blocking that goes with it.
+    /// The tile shape of the machine's micro-kernel and the cache blocking that goes with it.
     [<NoEquality; NoComparison>]
     type private Kernel<'T when 'T: unmanaged> =
         { /// Rows of the register tile (the height of a packed A strip).
           Mr: int
           /// Columns of the register tile (the width of a packed B strip): two vectors.
           Nr: int
-          /// Steps of the inner dimension per packed panel.
+          /// The most steps of the inner dimension per packed slice (k is cut into equal slices).
           Kc: int
-          /// Rows of op(A) per packed A block (a multiple of Mr).
+          /// Rows of op(A) per packed A block of the sequential schedule (a multiple of Mr).
           Mc: int
-          /// Columns of op(B) per packed B panel (a multiple of Nr).
+          /// Columns of op(B) per packed B panel of the sequential schedule (a multiple of Nr).
           Nc: int
+          /// Rows of op(A) per output block of the parallel schedule (a multiple of Mr).
+          Mb: int
           /// Columns of op(B) per output block of the parallel schedule (a multiple of Nr).
           Ng: int
-          Run: MicroKernel<'T> }
+          /// Columns of op(B) per packed panel of the parallel schedule (a multiple of Nr).
+          Np: int }
 
     // ---------------------------------------------------------------------------------------------
     // The register tile.
 
     /// The micro-kernel body, written once for every vector type and inlined into each concrete
-    /// kernel: up to 8 rows (mr is a constant at each instantiation, so the JIT drops the unused
+    /// kernel: up to 12 rows (mr is a constant at each instantiation, so the JIT drops the unused
     /// rows) by two vectors of w lanes. fma x y z is x·y + z.
     let inline private tile
         ([<InlineIfLambda>] load: nativeptr<'T> -> 'V)
@@ -103,6 +99,14 @@ module internal Gemm =
         let mutable c61 = zero
         let mutable c70 = zero
         let mutable c71 = zero
+        let mutable c80 = zero
+        let mutable c81 = zero
+        let mutable c90 = zero
+        let mutable c91 = zero
+        let mutable ca0 = zero
+        let mutable ca1 = zero
+        let mutable cb0 = zero
+        let mutable cb1 = zero
         let mutable a = pa
         let mutable b = pb
 
@@ -149,6 +153,26 @@ module internal Gemm =
                 c70 <- fma ar b0 c70
                 c71 <- fma ar b1 c71
 
+            if mr > 8 then
+                let ar = splat (NativePtr.get a 8)
+                c80 <- fma ar b0 c80
+                c81 <- fma ar b1 c81
+
+            if mr > 9 then
+                let ar = splat (NativePtr.get a 9)
+                c90 <- fma ar b0 c90
+                c91 <- fma ar b1 c91
+
+            if mr > 10 then
+                let ar = splat (NativePtr.get a 10)
+                ca0 <- fma ar b0 ca0
+                ca1 <- fma ar b1 ca1
+
+            if mr > 11 then
+                let ar = splat (NativePtr.get a 11)
+                cb0 <- fma ar b0 cb0
+                cb1 <- fma ar b1 cb1
+
             a <- NativePtr.add a mr
             b <- NativePtr.add b (2 * w)
 
@@ -186,6 +210,18 @@ module internal Gemm =
 
         if mr > 7 then
             storeRow 7 c70 c71
+
+        if mr > 8 then
+            storeRow 8 c80 c81
+
+        if mr > 9 then
+            storeRow 9 c90 c91
+
+        if mr > 10 then
+            storeRow 10 ca0 ca1
+
+        if mr > 11 then
+            storeRow 11 cb0 cb1
 
     // The concrete kernels: the tile body instantiated per vector type and element type.
     [<Literal>]
@@ -273,44 +309,86 @@ module internal Gemm =
             Vector<float>.Count
             kc a b c ldc accumulate
 
+    /// One register tile: the first Mr × Nr values of C, row stride ldc, are set to (accumulate =
+    /// false) or increased by (accumulate = true) the product of a packed A strip and a packed B
+    /// strip over kc steps, by the widest micro-kernel the machine runs (the same choice as the
+    /// kernel records below). The type test and the hardware tests are constants to the JIT, so
+    /// each instantiation is one direct call (no delegate per tile).
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
+    let private runTile<'T when 'T: unmanaged>
+        (kc: int)
+        (a: nativeptr<'T>)
+        (b: nativeptr<'T>)
+        (c: nativeptr<'T>)
+        (ldc: int)
+        (accumulate: bool)
+        =
+        if obj.ReferenceEquals(typeof<'T>, typeof<float32>) then
+            let a = NativePtr.ofNativeInt<float32> (NativePtr.toNativeInt a)
+            let b = NativePtr.ofNativeInt<float32> (NativePtr.toNativeInt b)
+            let c = NativePtr.ofNativeInt<float32> (NativePtr.toNativeInt c)
+
+            if Vector512.IsHardwareAccelerated then
+                tile512f32 kc a b c ldc accumulate
+            elif Vector256.IsHardwareAccelerated && Fma.IsSupported then
+                tile256f32 kc a b c ldc accumulate
+            else
+                tileVecf32 kc a b c ldc accumulate
+        else
+            let a = NativePtr.ofNativeInt<float> (NativePtr.toNativeInt a)
+            let b = NativePtr.ofNativeInt<float> (NativePtr.toNativeInt b)
+            let c = NativePtr.ofNativeInt<float> (NativePtr.toNativeInt c)
+
+            if Vector512.IsHardwareAccelerated then
+                tile512f64 kc a b c ldc accumulate
+            elif Vector256.IsHardwareAccelerated && Fma.IsSupported then
+                tile256f64 kc a b c ldc accumulate
+            else
+                tileVecf64 kc a b c ldc accumulate
+
     /// A kernel record, with the blocks rounded to whole strips.
-    let private kernel (mr: int) (nr: int) (kc: int) (mc: int) (nc: int) (run: MicroKernel<'T>) : Kernel<'T> =
-        // Output blocks of the parallel schedule: MC rows by four B strips (128 float32 columns with
+    let private kernel<'T when 'T: unmanaged> (mr: int) (nr: int) (kc: int) (mc: int) (nc: int) : Kernel<'T> =
+        // Output blocks of the parallel schedule: 96 rows by four B strips (128 float32 columns with
         // Vector512), small enough that two threads get an even share of the W4 MLP's products.
-        let ng = 4 * nr
+        let strips x width = max width (x / width * width)
 
         { Mr = mr
           Nr = nr
           Kc = kc
-          Mc = max mr (mc / mr * mr)
-          Nc = max nr (nc / nr * nr)
-          Ng = max nr (ng / nr * nr)
-          Run = run }
+          Mc = strips mc mr
+          Nc = strips nc nr
+          Mb = strips 96 mr
+          Ng = 4 * nr
+          Np = strips 2048 nr }
 
-    // The widest kernel the machine runs, chosen once at startup. KC = 256 keeps a B strip (KC·NR
-    // values, 32 KB for Vector512) in L1 next to the A strip; MC·KC of A (128 KB, 192 KB) stays in
-    // L2; KC·NC of B (2 MB) in L3. Measured on Zen 5: KC 128 or 512 and MC 64 to 256 are no better.
+    /// The steps per KC slice for an inner dimension k: k cut into the fewest slices of at most
+    /// Kc steps, all of the same length but the last (so no slice is a short tail). It depends on
+    /// k only, never on the thread count.
+    let private sliceOf (kernel: Kernel<'T>) (k: int) =
+        let slices = max 1 ((k + kernel.Kc - 1) / kernel.Kc)
+        (k + slices - 1) / slices
+
+    // The widest kernel the machine runs, chosen once at startup. The macro-kernel keeps one A strip
+    // (Mr·KC values: 16 KB for float32 at KC = 512) in L1 and streams the B strips of a KC × NC
+    // panel (512 KB) through it from L2; the MC × KC block of A (up to 2.4 MB) sits in L3. A long
+    // KC means few passes over C (one for k ≤ 512), each a load and a store per element. Measured
+    // on Zen 5 against the 8 × 32 tile with the B strip in L1 and KC = 256: as fast or a few per
+    // cent faster; a 12 × 32 tile (24 accumulators) was slower (edge strips on m = 128, 256).
     let private kernel32: Kernel<float32> =
         if Vector512.IsHardwareAccelerated then
-            MicroKernel(fun kc a b c ldc acc -> tile512f32 kc a b c ldc acc)
-            |> kernel Mr512 (2 * Vector512<float32>.Count) 256 128 2048
+            kernel Mr512 (2 * Vector512<float32>.Count) 512 1200 256
         elif Vector256.IsHardwareAccelerated && Fma.IsSupported then
-            MicroKernel(fun kc a b c ldc acc -> tile256f32 kc a b c ldc acc)
-            |> kernel Mr256 (2 * Vector256<float32>.Count) 256 120 2048
+            kernel Mr256 (2 * Vector256<float32>.Count) 512 1200 256
         else
-            MicroKernel(fun kc a b c ldc acc -> tileVecf32 kc a b c ldc acc)
-            |> kernel Mr256 (2 * Vector<float32>.Count) 256 120 2048
+            kernel Mr256 (2 * Vector<float32>.Count) 512 1200 256
 
     let private kernel64: Kernel<float> =
         if Vector512.IsHardwareAccelerated then
-            MicroKernel(fun kc a b c ldc acc -> tile512f64 kc a b c ldc acc)
-            |> kernel Mr512 (2 * Vector512<float>.Count) 256 96 1024
+            kernel Mr512 (2 * Vector512<float>.Count) 256 1200 256
         elif Vector256.IsHardwareAccelerated && Fma.IsSupported then
-            MicroKernel(fun kc a b c ldc acc -> tile256f64 kc a b c ldc acc)
-            |> kernel Mr256 (2 * Vector256<float>.Count) 256 96 1024
+            kernel Mr256 (2 * Vector256<float>.Count) 256 1200 256
         else
-            MicroKernel(fun kc a b c ldc acc -> tileVecf64 kc a b c ldc acc)
-            |> kernel Mr256 (2 * Vector<float>.Count) 256 96 1024
+            kernel Mr256 (2 * Vector<float>.Count) 256 1200 256
 
     // ---------------------------------------------------------------------------------------------
     // Packing.
@@ -322,36 +400,89 @@ module internal Gemm =
     let inline private clear (dst: nativeptr<'T>) (count: int) =
         Unsafe.InitBlockUnaligned(NativePtr.toVoidPtr dst, 0uy, uint32 (count * sizeof<'T>))
 
-    /// One packed strip from kc runs of count contiguous values (run p at src + p·ld): run p goes to
-    /// dst[p·w ..], zero-padded from count to w. This packs a panel stored along the strip.
-    let private packRuns<'T when 'T: unmanaged>
+    /// Packs a panel stored along the strips: kc rows of total contiguous values (row p at
+    /// src + p·ld) into strips w wide, strip s at dst + s·kc·w holding values s·w .. s·w+w−1 of
+    /// every row (row p at p·w), the last strip zero-padded. It walks the source row by row over
+    /// groups of eight strips: each source row is read in runs of 8·w values, and only eight
+    /// destination streams are open at once (the strips are kc·w apart, often a multiple of 4 KB,
+    /// so more streams would evict each other from one L1 set).
+    let private packAcross<'T when 'T: unmanaged>
         (src: nativeptr<'T>)
         (ld: int)
-        (count: int)
+        (total: int)
         (kc: int)
         (dst: nativeptr<'T>)
         (w: int)
         =
-        let bytes = count * sizeof<'T>
+        let size = sizeof<'T>
+        let full = total / w
+        let rest = total - full * w
+        let runBytes = w * size
+        let stripBytes = nativeint (kc * w * size)
+        let mutable g = 0
 
-        if count = w && bytes % 32 = 0 then
-            // Full strip of whole 32-byte chunks (every Vector512 and Vector256 strip): copy bytes.
+        while g < full do
+            let count = min 8 (full - g)
+
             for p in 0 .. kc - 1 do
-                let s = NativePtr.toNativeInt (NativePtr.add src (p * ld))
-                let d = NativePtr.toNativeInt (NativePtr.add dst (p * w))
+                let mutable sq = NativePtr.toNativeInt (NativePtr.add src (p * ld + g * w))
+                let mutable dq = NativePtr.toNativeInt (NativePtr.add dst (g * kc * w + p * w))
 
-                for q in 0 .. 32 .. bytes - 32 do
-                    let chunk = Vector256.Load(NativePtr.ofNativeInt<byte> (s + nativeint q))
-                    Vector256.Store(chunk, NativePtr.ofNativeInt<byte> (d + nativeint q))
-        else
+                // The source comes from L3 or memory: ask for the same run eight rows ahead.
+                if p + 8 < kc && Sse.IsSupported then
+                    let ahead = sq + nativeint (8 * ld * size)
+                    let mutable o = 0
+
+                    while o < count * runBytes do
+                        Sse.Prefetch0(NativePtr.toVoidPtr (NativePtr.ofNativeInt<byte> (ahead + nativeint o)))
+                        o <- o + 64
+
+                if runBytes % 32 = 0 then
+                    // Whole 32-byte chunks (every Vector512 and Vector256 strip of B).
+                    for _ in 1..count do
+                        let mutable o = 0
+
+                        while o < runBytes do
+                            let chunk = Vector256.Load(NativePtr.ofNativeInt<byte> (sq + nativeint o))
+                            Vector256.Store(chunk, NativePtr.ofNativeInt<byte> (dq + nativeint o))
+                            o <- o + 32
+
+                        sq <- sq + nativeint runBytes
+                        dq <- dq + stripBytes
+                elif runBytes % 16 = 0 then
+                    // Whole 16-byte chunks (a 12-row float32 or float64 strip of A).
+                    for _ in 1..count do
+                        let mutable o = 0
+
+                        while o < runBytes do
+                            let chunk = Vector128.Load(NativePtr.ofNativeInt<byte> (sq + nativeint o))
+                            Vector128.Store(chunk, NativePtr.ofNativeInt<byte> (dq + nativeint o))
+                            o <- o + 16
+
+                        sq <- sq + nativeint runBytes
+                        dq <- dq + stripBytes
+                else
+                    for _ in 1..count do
+                        let sv = NativePtr.ofNativeInt<'T> sq
+                        let dv = NativePtr.ofNativeInt<'T> dq
+
+                        for r in 0 .. w - 1 do
+                            NativePtr.set dv r (NativePtr.get sv r)
+
+                        sq <- sq + nativeint runBytes
+                        dq <- dq + stripBytes
+
+            g <- g + count
+
+        if rest > 0 then
             for p in 0 .. kc - 1 do
-                let s = NativePtr.add src (p * ld)
-                let d = NativePtr.add dst (p * w)
+                let s = NativePtr.add src (p * ld + full * w)
+                let d = NativePtr.add dst (full * kc * w + p * w)
 
-                for r in 0 .. count - 1 do
+                for r in 0 .. rest - 1 do
                     NativePtr.set d r (NativePtr.get s r)
 
-                for r in count .. w - 1 do
+                for r in rest .. w - 1 do
                     NativePtr.set d r Unchecked.defaultof<'T>
 
     /// Eight rows of eight float32 values (row i at src + i·ld) written transposed: column j of the
@@ -392,6 +523,32 @@ module internal Gemm =
         Avx.Store(NativePtr.add dst (6 * ldd), Avx.Permute2x128(s2, s6, 0x31uy))
         Avx.Store(NativePtr.add dst (7 * ldd), Avx.Permute2x128(s3, s7, 0x31uy))
 
+    /// Four rows of eight float32 values (row i at src + i·ld) written transposed: column j of the
+    /// block goes to dst + j·ldd as four contiguous values (the last four rows of a 12-row strip).
+    let private transpose4x8 (src: nativeptr<float32>) (ld: int) (dst: nativeptr<float32>) (ldd: int) =
+        let row i = Avx.LoadVector256(NativePtr.add src (i * ld))
+        let r0 = row 0
+        let r1 = row 1
+        let r2 = row 2
+        let r3 = row 3
+        let t0 = Avx.UnpackLow(r0, r1)
+        let t1 = Avx.UnpackHigh(r0, r1)
+        let t2 = Avx.UnpackLow(r2, r3)
+        let t3 = Avx.UnpackHigh(r2, r3)
+        // Columns (0, 4), (1, 5), (2, 6), (3, 7) in the low and high 128-bit halves.
+        let s0 = Avx.Shuffle(t0, t2, 0x44uy)
+        let s1 = Avx.Shuffle(t0, t2, 0xEEuy)
+        let s2 = Avx.Shuffle(t1, t3, 0x44uy)
+        let s3 = Avx.Shuffle(t1, t3, 0xEEuy)
+        Sse.Store(NativePtr.add dst (0 * ldd), s0.GetLower())
+        Sse.Store(NativePtr.add dst (1 * ldd), s1.GetLower())
+        Sse.Store(NativePtr.add dst (2 * ldd), s2.GetLower())
+        Sse.Store(NativePtr.add dst (3 * ldd), s3.GetLower())
+        Sse.Store(NativePtr.add dst (4 * ldd), s0.GetUpper())
+        Sse.Store(NativePtr.add dst (5 * ldd), s1.GetUpper())
+        Sse.Store(NativePtr.add dst (6 * ldd), s2.GetUpper())
+        Sse.Store(NativePtr.add dst (7 * ldd), s3.GetUpper())
+
     /// One packed strip from count runs of kc contiguous values (run r at src + r·ld), transposed:
     /// value p of run r goes to dst[p·w + r], zero-padded from count to w. This packs a panel
     /// stored across the strip; four runs at a time keep four read streams and short write bursts.
@@ -415,6 +572,11 @@ module internal Gemm =
                 let mutable p = 0
 
                 while p + 8 <= kc do
+                    // Once per cache line of the eight runs, ask for the line 512 bytes ahead.
+                    if p &&& 15 = 0 && p + 128 < kc then
+                        for i in 0..7 do
+                            Sse.Prefetch0(NativePtr.toVoidPtr (NativePtr.add s (i * ld + p + 128)))
+
                     transpose8x8 (NativePtr.add s p) ld (NativePtr.add dst32 (p * w + r)) w
                     p <- p + 8
 
@@ -427,6 +589,24 @@ module internal Gemm =
                     p <- p + 1
 
                 r <- r + 8
+
+            if r + 4 <= count then
+                let s = NativePtr.add src32 (r * ld)
+                let mutable p = 0
+
+                while p + 8 <= kc do
+                    transpose4x8 (NativePtr.add s p) ld (NativePtr.add dst32 (p * w + r)) w
+                    p <- p + 8
+
+                while p < kc do
+                    let d = NativePtr.add dst32 (p * w + r)
+
+                    for i in 0..3 do
+                        NativePtr.set d i (NativePtr.get s (i * ld + p))
+
+                    p <- p + 1
+
+                r <- r + 4
 
         while r + 4 <= count do
             let s0 = NativePtr.add src (r * ld)
@@ -470,14 +650,13 @@ module internal Gemm =
         (nc: int)
         (dst: nativeptr<'T>)
         =
-        for j in 0 .. nr .. nc - 1 do
-            let width = min nr (nc - j)
-            let strip = NativePtr.add dst (j * kc)
-
-            if transB then
+        if transB then
+            for j in 0 .. nr .. nc - 1 do
+                let width = min nr (nc - j)
+                let strip = NativePtr.add dst (j * kc)
                 packTransposed (NativePtr.add b ((jc + j) * ldb + pc)) ldb width kc strip nr
-            else
-                packRuns (NativePtr.add b (pc * ldb + jc + j)) ldb width kc strip nr
+        else
+            packAcross (NativePtr.add b (pc * ldb + jc)) ldb nc kc dst nr
 
     /// Packs op(A)[ic .. ic+mc-1, pc .. pc+kc-1] into row strips mr high: strip s holds rows
     /// ic + s·mr onwards as kc columns of mr values, zero-padded past the last row.
@@ -493,13 +672,12 @@ module internal Gemm =
         (kc: int)
         (dst: nativeptr<'T>)
         =
-        for i in 0 .. mr .. mc - 1 do
-            let height = min mr (mc - i)
-            let strip = NativePtr.add dst (i * kc)
-
-            if transA then
-                packRuns (NativePtr.add a (pc * lda + ic + i)) lda height kc strip mr
-            else
+        if transA then
+            packAcross (NativePtr.add a (pc * lda + ic)) lda mc kc dst mr
+        else
+            for i in 0 .. mr .. mc - 1 do
+                let height = min mr (mc - i)
+                let strip = NativePtr.add dst (i * kc)
                 packTransposed (NativePtr.add a ((ic + i) * lda + pc)) lda height kc strip mr
 
     // ---------------------------------------------------------------------------------------------
@@ -507,6 +685,7 @@ module internal Gemm =
 
     /// All register tiles of one packed A block (mc × kc) times one packed B panel (kc × nc) into
     /// C (row stride ldc). Edge tiles go through the scratch tile (mr × nr, row stride nr).
+    [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
     let private macroKernel<'T when 'T: unmanaged>
         (kernel: Kernel<'T>)
         (mc: int)
@@ -521,33 +700,33 @@ module internal Gemm =
         =
         let mr = kernel.Mr
         let nr = kernel.Nr
-        let mutable j = 0
+        let mutable i = 0
 
-        while j < nc do
-            let width = min nr (nc - j)
-            let bStrip = NativePtr.add packedB (j * kc)
-            let mutable i = 0
+        while i < mc do
+            let height = min mr (mc - i)
+            let aStrip = NativePtr.add packedA (i * kc)
+            let mutable j = 0
 
-            while i < mc do
-                let height = min mr (mc - i)
-                let aStrip = NativePtr.add packedA (i * kc)
+            while j < nc do
+                let width = min nr (nc - j)
+                let bStrip = NativePtr.add packedB (j * kc)
                 let cTile = NativePtr.add c (i * ldc + j)
 
                 if height = mr && width = nr then
-                    kernel.Run.Invoke(kc, aStrip, bStrip, cTile, ldc, accumulate)
+                    runTile kc aStrip bStrip cTile ldc accumulate
                 else
                     if accumulate then
                         for r in 0 .. height - 1 do
                             copy (NativePtr.add cTile (r * ldc)) (NativePtr.add scratch (r * nr)) width
 
-                    kernel.Run.Invoke(kc, aStrip, bStrip, scratch, nr, accumulate)
+                    runTile kc aStrip bStrip scratch nr accumulate
 
                     for r in 0 .. height - 1 do
                         copy (NativePtr.add scratch (r * nr)) (NativePtr.add cTile (r * ldc)) width
 
-                i <- i + mr
+                j <- j + nr
 
-            j <- j + nr
+            i <- i + mr
 
     /// A pinned per-thread byte buffer for the packed panels, grown on demand and reused.
     [<AbstractClass; Sealed>]
@@ -603,7 +782,7 @@ module internal Gemm =
         =
         let mr = kernel.Mr
         let nr = kernel.Nr
-        let kcMax = min k kernel.Kc
+        let kcMax = sliceOf kernel k
         let mcMax = min (roundUp m mr) kernel.Mc
         let ncMax = min (roundUp n nr) kernel.Nc
         let size = sizeof<'T>
@@ -618,27 +797,27 @@ module internal Gemm =
         clear scratch (mr * nr)
         let lda = if transA then m else k
         let ldb = if transB then k else n
-        let mutable jc = 0
+        let mutable ic = 0
 
-        while jc < n do
-            let nc = min kernel.Nc (n - jc)
+        while ic < m do
+            let mc = min kernel.Mc (m - ic)
             let mutable pc = 0
 
             while pc < k do
-                let kc = min kernel.Kc (k - pc)
-                packPanelB transB nr b0 ldb pc jc kc nc packedB
-                let mutable ic = 0
+                let kc = min kcMax (k - pc)
+                packPanelA transA mr a0 lda ic pc mc kc packedA
+                let mutable jc = 0
 
-                while ic < m do
-                    let mc = min kernel.Mc (m - ic)
-                    packPanelA transA mr a0 lda ic pc mc kc packedA
+                while jc < n do
+                    let nc = min kernel.Nc (n - jc)
+                    packPanelB transB nr b0 ldb pc jc kc nc packedB
                     let cBlock = NativePtr.add c0 (ic * n + jc)
                     macroKernel kernel mc nc kc packedA packedB cBlock n (pc > 0) scratch
-                    ic <- ic + mc
+                    jc <- jc + nc
 
                 pc <- pc + kc
 
-            jc <- jc + nc
+            ic <- ic + mc
 
     /// A small per-thread scratch tile for the edge tiles of the parallel schedule.
     [<AbstractClass; Sealed>]
@@ -678,10 +857,10 @@ module internal Gemm =
         =
         let mr = kernel.Mr
         let nr = kernel.Nr
-        let kcStep = kernel.Kc
+        let kcStep = sliceOf kernel k
         let mRound = roundUp m mr
-        let ncMax = min (roundUp n nr) kernel.Nc
-        let mBlock = kernel.Mc
+        let ncMax = min (roundUp n nr) kernel.Np
+        let mBlock = kernel.Mb
         let nGroup = kernel.Ng
         let size = sizeof<'T>
         let aBytes = roundUp (mRound * kSpan * size) 64
@@ -700,7 +879,7 @@ module internal Gemm =
         let mutable jc = 0
 
         while jc < n do
-            let nc = min kernel.Nc (n - jc)
+            let nc = min kernel.Np (n - jc)
             let ncRound = roundUp nc nr
             let nChunks = Parallel.chunkCount nc nGroup
             let packChunks = mChunks + nChunks
@@ -783,11 +962,12 @@ module internal Gemm =
                 let c0 = NativePtr.add cp cOffset
 
                 let blocks =
-                    Parallel.chunkCount m kernel.Mc * Parallel.chunkCount (min n kernel.Nc) kernel.Ng
+                    Parallel.chunkCount m kernel.Mb * Parallel.chunkCount (min n kernel.Np) kernel.Ng
 
                 // Spans of whole KC slices whose packed A and B fit ParallelWorkspace bytes.
-                let perStep = int64 (roundUp m kernel.Mr + min (roundUp n kernel.Nr) kernel.Nc) * int64 sizeof<'T>
-                let kSpan = min (int64 (roundUp k kernel.Kc)) (ParallelWorkspace / perStep / int64 kernel.Kc * int64 kernel.Kc)
+                let kc = sliceOf kernel k
+                let perStep = int64 (roundUp m kernel.Mr + min (roundUp n kernel.Nr) kernel.Np) * int64 sizeof<'T>
+                let kSpan = min (int64 (roundUp k kc)) (ParallelWorkspace / perStep / int64 kc * int64 kc)
 
                 if Threads.Count > 1 && blocks > 1 && int64 m * int64 n * int64 k >= ParallelMinWork && kSpan > 0L then
                     runParallel kernel transA transB m n k (int kSpan) a0 b0 c0
