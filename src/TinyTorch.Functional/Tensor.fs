@@ -75,6 +75,9 @@ type Tensor internal (dtype: DType, shape: Shape, storage: TinyTorch.Functional.
         if TinyTorch.Functional.Pool.isPooled data.Length (Buffer.ByteLength data / max 1 data.Length) then Tensor(dtype, shape, TinyTorch.Functional.PooledStorage(data))
         else Tensor(dtype, shape, TinyTorch.Functional.Storage(data))
 
+    /// The owner of the elements, shared by views (the reverse engine counts references by it).
+    member internal _.Storage = storage
+
     /// The same elements with another shape of the same size, sharing the storage (no copy).
     member internal _.View(newShape: Shape) = Tensor(dtype, newShape, storage)
 
