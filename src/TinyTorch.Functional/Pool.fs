@@ -49,6 +49,7 @@ module internal Pool =
     /// The handed-out bytes that allow the next induced collection.
     let mutable private budget = minimumBudget
     let mutable private collections = 0
+    let mutable private released = 0L
 
     let private tryTake (key: struct (Type * int)) (bytes: int64) : Array =
         lock gate (fun () ->
@@ -123,6 +124,12 @@ module internal Pool =
     /// How many collections the pool has induced (for tests and diagnostics).
     let inducedCollections () = Volatile.Read(&collections)
 
+    /// Counts an array given back explicitly (not by a finalizer), for tests and diagnostics.
+    let noteRelease () = Interlocked.Increment(&released) |> ignore
+
+    /// How many arrays were given back explicitly, before any collection found them dead.
+    let explicitReleases () = Volatile.Read(&released)
+
     /// Bytes idle in the pool (for tests and diagnostics).
     let idle () = lock gate (fun () -> idleBytes)
 
@@ -133,9 +140,34 @@ type internal Storage(array: Array) =
     member _.Array = array
 
 /// Storage for an array rented from <see cref="Pool"/>: when the last tensor viewing it is gone,
-/// the finalizer gives the array back.
+/// the finalizer gives the array back, unless an owner that knows no tensor will read it again
+/// (the reverse engine, for the cotangents only it holds) gave it back first with <see cref="Release"/>.
 [<Sealed; AllowNullLiteral>]
 type internal PooledStorage(array: Array) =
     inherit Storage(array)
+    /// Serial numbers in creation order, so a pass can tell the storages made after it started.
+    static let mutable lastSerial = 0L
+    let serial = Interlocked.Increment(&lastSerial)
+    /// 1 once the array went back to the pool (by <see cref="Release"/> or the finalizer): given once only.
+    let mutable released = 0
     do Pool.adopt (int64 (Buffer.ByteLength array))
-    override _.Finalize() = Pool.give array
+
+    /// The serial of the newest pooled storage made so far (any thread).
+    static member LastSerial = Volatile.Read(&lastSerial)
+
+    /// This storage's serial: larger than <see cref="LastSerial"/> read before it was made.
+    member _.Serial = serial
+
+    /// Whether the array went back to the pool already.
+    member _.IsReleased = Volatile.Read(&released) = 1
+
+    /// Gives the array back now (no finalizer later). Only for an owner that knows no tensor viewing
+    /// this storage will be read again: the array may be handed to the next renter at once.
+    member this.Release() =
+        if Interlocked.Exchange(&released, 1) = 0 then
+            GC.SuppressFinalize this
+            Pool.noteRelease ()
+            Pool.give array
+
+    override _.Finalize() =
+        if Interlocked.Exchange(&released, 1) = 0 then Pool.give array

@@ -116,13 +116,69 @@ module Reverse =
     /// Nodes are visited newest first (ids grow in creation order, and every node is created after its
     /// inputs, so all of a node's users come before it): one priority queue and one dictionary hold
     /// only the frontier of nodes reached but not yet visited, so a long chain needs O(1) extra memory.
-    let walk (createGraph: bool) (seed: Node) (root: Node) (visit: Node -> Node -> Node) : unit =
+    ///
+    /// <paramref name="keeps"/> states, before <paramref name="visit"/> runs on a node, whether the
+    /// visitor may keep that node's cotangent (or the one it returns) beyond the call: a leaf gradient,
+    /// a retained gradient, a hook's argument. For every other node the visitor must only look at the
+    /// cotangent and return it unchanged (or null); returning another tensor marks both as kept.
+    /// A first-order pass (not in anomaly mode) counts references to the large cotangent buffers that
+    /// its own rules made, and gives each back to the pool as soon as the last one is consumed,
+    /// unless the visitor kept it or user code (a custom op) saw it; so a pass reuses a few hot buffers.
+    let walkKeeping (createGraph: bool) (seed: Node) (root: Node) (keeps: Node -> bool) (visit: Node -> Node -> Node) : unit =
         checkSeed (notNull "root" root) (notNull "seed" seed)
         let seed = Node.cast root.DType (if createGraph then seed else Node.detach seed)
         // The frontier: each node reached but not yet visited, with the cotangent summed so far (null: none).
         let pending = Dictionary<Node, Node>(NodeComparer.Instance)
         let queue = PriorityQueue<Node, int64>()
         let recording = Recording.ForThisThread
+        let keeps = notNull "keeps" keeps
+        // Buffer release: only storages made after this point (by this pass's rules and sums), never
+        // the seed or forward values; each count is how many cotangents the engine holds on it
+        // (views and aliases such as Add's [g; g] share a storage); escaped ones are never released.
+        let releasing = not createGraph && not (Anomaly.isActive ())
+        let since = PooledStorage.LastSerial
+        let counts = if releasing then Dictionary<PooledStorage, int>(HashIdentity.Reference) else null
+        let escaped = if releasing then HashSet<PooledStorage>(HashIdentity.Reference) else null
+
+        let storageOf (n: Node) =
+            if isNull n then null
+            else
+                match n.Value.Storage with
+                | :? PooledStorage as p -> p
+                | _ -> null
+
+        let candidate (n: Node) =
+            match storageOf n with
+            | null -> null
+            | p when p.Serial > since && not (escaped.Contains p) -> p
+            | _ -> null
+
+        let hold (n: Node) =
+            match candidate n with
+            | null -> ()
+            | p ->
+                match counts.TryGetValue p with
+                | true, k -> counts[p] <- k + 1
+                | _ -> counts[p] <- 1
+
+        let consume (n: Node) =
+            match candidate n with
+            | null -> ()
+            | p ->
+                match counts.TryGetValue p with
+                | true, k when k > 1 -> counts[p] <- k - 1
+                | true, _ ->
+                    counts.Remove p |> ignore
+                    p.Release()
+                | _ -> ()
+
+        let escape (n: Node) =
+            match storageOf n with
+            | null -> ()
+            | p ->
+                escaped.Add p |> ignore
+                counts.Remove p |> ignore
+
         pending[root] <- seed
         queue.Enqueue(root, -root.Id)
 
@@ -131,11 +187,28 @@ module Reverse =
               let node = queue.Dequeue()
               let mutable incoming = null
               pending.Remove(node, &incoming) |> ignore
+              let kept = releasing && keeps node
+              if kept then escape incoming
               let cotangent = visit node incoming
+
+              if releasing then
+                  if kept then escape cotangent
+                  elif not (obj.ReferenceEquals(cotangent, incoming)) then
+                      escape incoming
+                      escape cotangent
 
               if not node.IsLeaf then
                   let inputs = node.InputArray
+                  let custom = match node.Op with Op.Custom _ -> true | _ -> false
+                  if releasing && custom then escape cotangent
                   let contributions = if isNull cotangent then null else vjpOf createGraph recording node cotangent
+
+                  if releasing && not (isNull contributions) then
+                      for j in 0 .. min inputs.Length contributions.Length - 1 do
+                          let c = contributions[j]
+
+                          if custom then escape c
+                          elif inputs[j].RequiresGrad then hold c
 
                   for j in 0 .. inputs.Length - 1 do
                       let input = inputs[j]
@@ -150,7 +223,26 @@ module Reverse =
                           let slot = &CollectionsMarshal.GetValueRefOrAddDefault(pending, input, &reached)
 
                           if not reached then queue.Enqueue(input, -input.Id)
-                          if not (isNull c) then slot <- (if isNull slot then c else Node.add slot c))
+
+                          if not (isNull c) then
+                              if isNull slot then slot <- c
+                              else
+                                  let sum = Node.add slot c
+
+                                  if releasing then
+                                      hold sum
+                                      consume slot
+                                      consume c
+
+                                  slot <- sum
+
+              // The engine is done with this cotangent (a kept one escaped above, so it stays).
+              if releasing then consume cotangent)
+
+    /// <see cref="walkKeeping"/> for a visitor that may keep any cotangent it sees (so only the
+    /// partial sums it never sees go back to the pool early).
+    let walk (createGraph: bool) (seed: Node) (root: Node) (visit: Node -> Node -> Node) : unit =
+        walkKeeping createGraph seed root (fun _ -> true) visit
 
     /// Gradients of <paramref name="root"/> with respect to every leaf it depends on, given the
     /// cotangent <paramref name="seed"/> (same shape as the root). Each node's VJP runs once and
@@ -161,7 +253,7 @@ module Reverse =
     let gradientsWith (createGraph: bool) (seed: Node) (root: Node) : Gradients =
         let byKey = Dictionary<obj, Node>(ReferenceEqualityComparer.Instance)
 
-        walk createGraph seed root (fun node cotangent ->
+        walkKeeping createGraph seed root (fun node -> node.IsLeaf) (fun node cotangent ->
             if node.IsLeaf then
                 let g = if isNull cotangent then Node.constant (Tensor.zerosLike node.Value) else cotangent
 
@@ -183,7 +275,7 @@ module Reverse =
         for w in wrt do
             found[notNull "wrt" w] <- null
 
-        walk createGraph seed root (fun node cotangent ->
+        walkKeeping createGraph seed root found.ContainsKey (fun node cotangent ->
             if found.ContainsKey node then
                 found[node] <- if isNull found[node] then cotangent else found[node]
 

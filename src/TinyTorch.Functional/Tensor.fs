@@ -72,8 +72,13 @@ type Tensor internal (dtype: DType, shape: Shape, storage: TinyTorch.Functional.
     /// Takes ownership of an array that <c>Pool.rent</c> returned: a large one goes back to the pool
     /// when no tensor views it any more. Call it exactly once per rented array.
     static member internal Rented(dtype: DType, shape: Shape, data: Array) =
-        if TinyTorch.Functional.Pool.isPooled data.Length (Buffer.ByteLength data / max 1 data.Length) then Tensor(dtype, shape, TinyTorch.Functional.PooledStorage(data))
+        // (Element size from the array type: Buffer.ByteLength overflows on arrays over 2 GB.)
+        let elementSize = match data with :? (float32[]) | :? (int[]) -> 4 | _ -> 8
+        if TinyTorch.Functional.Pool.isPooled data.Length elementSize then Tensor(dtype, shape, TinyTorch.Functional.PooledStorage(data))
         else Tensor(dtype, shape, TinyTorch.Functional.Storage(data))
+
+    /// The owner of the elements, shared by views (the reverse engine counts references by it).
+    member internal _.Storage = storage
 
     /// The same elements with another shape of the same size, sharing the storage (no copy).
     member internal _.View(newShape: Shape) = Tensor(dtype, newShape, storage)

@@ -201,7 +201,8 @@ public static partial class Autograd
         }
         using (EnableGrad()) // C# code the walk calls back (custom VJPs, checkpoint recomputation) must record graphs even inside NoGrad
         {
-            Reverse.walk(createGraph, seed, root, FuncConvert.FromFunc<Node, Node?, Node?>(Visit));
+            Reverse.walkKeeping(createGraph, seed, root, FuncConvert.FromFunc<Node, bool>(n => wanted.ContainsKey(n.IsLeaf ? n.Key : n)),
+                FuncConvert.FromFunc<Node, Node?, Node?>(Visit));
         }
 
         var results = new Variable?[inputs.Count];

@@ -232,7 +232,9 @@ public sealed partial class Variable
         // (Entering the scope writes an AsyncLocal, which allocates: skipped when the mode is on already.)
         using (Autograd.IsGradEnabled ? null : Autograd.EnableGrad())
         {
-            Reverse.walk(createGraph, seed, node, FuncConvert.FromFunc<Node, Node?, Node?>(Visit));
+            // Visit keeps the cotangents of leaves and of watched nodes (hooks, RetainGrad); the engine may give the others' buffers back.
+            Reverse.walkKeeping(createGraph, seed, node, FuncConvert.FromFunc<Node, bool>(n => n.IsLeaf || (anyWatched && Watched.TryGetValue(n, out _))),
+                FuncConvert.FromFunc<Node, Node?, Node?>(Visit));
         }
 
         var updates = new (Variable Variable, Variable Grad)[leafGradients.Count + (retained?.Count ?? 0)];
