@@ -231,6 +231,12 @@ type internal Recording() =
     /// How many passes on this thread have turned recording off (0: on).
     member val Depth = 0 with get, set
 
+    /// A one-element array the one-input smart constructors lend to a rule's forward (null while lent).
+    member val Values1: Tensor[] = Array.zeroCreate 1 with get, set
+
+    /// A two-element array the two-input smart constructors lend to a rule's forward (null while lent).
+    member val Values2: Tensor[] = Array.zeroCreate 2 with get, set
+
     /// True while op results are not recorded on this thread.
     static member IsSuppressed =
         let r = Recording.current
@@ -424,8 +430,9 @@ module OpTable =
               Vjp = fun _ _ g -> [| Node.negate g |]
               Jvp = fun _ _ t -> lift Node.negate t[0] }
         // d(x^p) = p·x^(p−1). x^0 is the constant 1, so its derivative is 0 everywhere, x = 0 included.
+        // x^1 is x itself (pow(x, 1) = x for every x, NaN included), so p = 2 needs no second power.
         | Op.Power p ->
-            let slope (x: Node) = Node.multiply (Node.power (p - 1.0) x) (Node.scalarLike p x)
+            let slope (x: Node) = Node.multiply (if p - 1.0 = 1.0 then x else Node.power (p - 1.0) x) (Node.scalarLike p x)
 
             { Forward = fun v -> Tensor.map (MapKernel.Power p) v[0]
               Vjp = fun x _ g -> [| (if p = 0.0 then null else Node.safeMultiply g (slope x[0])) |]
@@ -681,19 +688,36 @@ module Node =
         if Anomaly.isActive () then Anomaly.checkForward op.Name values value
         if requiresGrad && not Recording.IsSuppressed then Node(op, inputs, value, true, null) else constant value
 
+    // apply1 and apply2 run built-in rules only (custom ops go through apply), whose forwards read
+    // their values array and never keep it: so they borrow this thread's array instead of allocating
+    // one per op. The slot is emptied while lent (a nested call allocates its own) and the array
+    // cleared afterwards (it never keeps a tensor alive).
+
     /// <see cref="apply"/> for one input, with no input array unless the result is recorded.
     let private apply1 (op: Op) (x: Node) : Node =
-        let values = [| x.Value |]
+        let r = Recording.ForThisThread
+        let values = match r.Values1 with null -> Array.zeroCreate 1 | v -> v
+        r.Values1 <- null
+        values[0] <- x.Value
         let value = (OpTable.rule op).Forward values
         if Anomaly.isActive () then Anomaly.checkForward op.Name values value
-        if x.RequiresGrad && not Recording.IsSuppressed then Node(op, [| x |], value, true, null) else constant value
+        values[0] <- null
+        r.Values1 <- values
+        if x.RequiresGrad && r.Depth = 0 then Node(op, [| x |], value, true, null) else constant value
 
     /// <see cref="apply"/> for two inputs, with no input array unless the result is recorded.
     let private apply2 (op: Op) (a: Node) (b: Node) : Node =
-        let values = [| a.Value; b.Value |]
+        let r = Recording.ForThisThread
+        let values = match r.Values2 with null -> Array.zeroCreate 2 | v -> v
+        r.Values2 <- null
+        values[0] <- a.Value
+        values[1] <- b.Value
         let value = (OpTable.rule op).Forward values
         if Anomaly.isActive () then Anomaly.checkForward op.Name values value
-        if (a.RequiresGrad || b.RequiresGrad) && not Recording.IsSuppressed then Node(op, [| a; b |], value, true, null) else constant value
+        values[0] <- null
+        values[1] <- null
+        r.Values2 <- values
+        if (a.RequiresGrad || b.RequiresGrad) && r.Depth = 0 then Node(op, [| a; b |], value, true, null) else constant value
 
     /// The 0-d constants made last by <see cref="scalarLike"/> inside first-order backward passes.
     let private scalars = RingCache<Node>(16)

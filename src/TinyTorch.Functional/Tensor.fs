@@ -6,9 +6,9 @@ open System
 /// float64) carry values and gradients; integer tensors (int32, int64) carry class labels and indices.
 /// <remarks>Python course: <c>Tensor</c>. PyTorch: <c>torch.Tensor</c>. Nothing mutates a tensor after construction.</remarks>
 [<Sealed; AllowNullLiteral>]
-type Tensor internal (dtype: DType, shape: Shape, storage: TinyTorch.Functional.Storage) =
-    // The storage owns the array (and, for a pooled one, gives it back when no tensor views it).
-    let data = storage.Array
+type Tensor internal (dtype: DType, shape: Shape, data: Array, storage: TinyTorch.Functional.Storage) =
+    // A pooled array is owned by its storage, which gives it back when no tensor views it; a small
+    // (unpooled) array needs no owner but the GC, so its tensors carry no storage object (null).
 
     static let copy2d (values: 'T[,]) =
         let rows, cols = Array2D.length1 values, Array2D.length2 values
@@ -33,7 +33,7 @@ type Tensor internal (dtype: DType, shape: Shape, storage: TinyTorch.Functional.
         Tensor(dtype, shape, data.Clone() :?> Array)
 
     /// Takes ownership of an array (not pooled: the GC frees it).
-    internal new(dtype: DType, shape: Shape, data: Array) = Tensor(dtype, shape, TinyTorch.Functional.Storage(data))
+    internal new(dtype: DType, shape: Shape, data: Array) = Tensor(dtype, shape, data, null)
     /// A float64 scalar (rank 0).
     new(value: float) = Tensor(DType.Float64, Shape.Scalar, [| value |])
     /// A float32 scalar (rank 0).
@@ -74,14 +74,14 @@ type Tensor internal (dtype: DType, shape: Shape, storage: TinyTorch.Functional.
     static member internal Rented(dtype: DType, shape: Shape, data: Array) =
         // (Element size from the array type: Buffer.ByteLength overflows on arrays over 2 GB.)
         let elementSize = match data with :? (float32[]) | :? (int[]) -> 4 | _ -> 8
-        if TinyTorch.Functional.Pool.isPooled data.Length elementSize then Tensor(dtype, shape, TinyTorch.Functional.PooledStorage(data))
-        else Tensor(dtype, shape, TinyTorch.Functional.Storage(data))
+        if TinyTorch.Functional.Pool.isPooled data.Length elementSize then Tensor(dtype, shape, data, TinyTorch.Functional.PooledStorage(data))
+        else Tensor(dtype, shape, data, null)
 
     /// The owner of the elements, shared by views (the reverse engine counts references by it).
     member internal _.Storage = storage
 
     /// The same elements with another shape of the same size, sharing the storage (no copy).
-    member internal _.View(newShape: Shape) = Tensor(dtype, newShape, storage)
+    member internal _.View(newShape: Shape) = Tensor(dtype, newShape, data, storage)
 
     /// A tensor of the given shape and dtype with every element equal to <paramref name="value"/>.
     static member Full(shape: Shape, value: float, dtype: DType) =

@@ -10,7 +10,16 @@ public static partial class Autograd
     // ---------------------------------------------------------------- gradient mode
 
     /// <summary>False inside a <see cref="NoGrad"/> scope (the default, true, is stored as false).</summary>
-    private static readonly AsyncLocal<bool> GradDisabled = new();
+    /// <remarks>
+    /// Its change handler mirrors the value into <see cref="gradDisabledHere"/> whenever it changes on a
+    /// thread (a scope entered or left, or the thread switching to another execution context), so
+    /// <see cref="IsGradEnabled"/>, read by every op, is a thread-static read instead of an execution-context look-up.
+    /// </remarks>
+    private static readonly AsyncLocal<bool> GradDisabled = new(change => gradDisabledHere = change.CurrentValue);
+
+    /// <summary>This thread's copy of <see cref="GradDisabled"/>'s current value.</summary>
+    [ThreadStatic]
+    private static bool gradDisabledHere;
 
     /// <summary>
     /// False inside a <see cref="NoGrad"/> scope (and not inside a nested <see cref="EnableGrad"/>),
@@ -18,7 +27,7 @@ public static partial class Autograd
     /// tasks started inside the scope, never into other concurrent tasks or back out to callers.
     /// </summary>
     /// <remarks>PyTorch: <c>torch.is_grad_enabled</c>.</remarks>
-    public static bool IsGradEnabled => !GradDisabled.Value;
+    public static bool IsGradEnabled => !gradDisabledHere;
 
     /// <summary>
     /// A scope in which op results never require grad and record no graph (their <see cref="Variable.GradFn"/>
