@@ -28,7 +28,7 @@ module internal Pool =
     /// The most bytes the pool keeps idle; arrays returned beyond it are left to the GC.
     let private capacity =
         let available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes
-        if available <= 0L then 1L <<< 30 else min (available / 4L) (1L <<< 30)
+        if available <= 0L then 1L <<< 30 else min (available / 4L) (4L <<< 30)
 
     /// Arrays larger than this many bytes are never pooled: a pool that kept, say, a 400 MB buffer
     /// idle after one huge computation would hold that memory for the rest of the process.
