@@ -62,6 +62,13 @@ internal static class Scaling
         Emit(md, "| nodes | forward ns/node | backward ns/node |");
         Emit(md, "| ---: | ---: | ---: |");
         var xs = new List<double>(); var fwdYs = new List<double>(); var bwdYs = new List<double>();
+        // Warm-up for at least one second (tiered compilation), on a chain of 10⁴ nodes.
+        for (long warmEnd = Stopwatch.GetTimestamp() + Stopwatch.Frequency; Stopwatch.GetTimestamp() < warmEnd;)
+        {
+            var y = new Variable(1.0);
+            for (int i = 0; i < 5_000; i++) y = y * 1.0000001 + 0.0;
+            y.Backward();
+        }
         foreach (int nodes in new[] { 1_000, 10_000, 100_000, 1_000_000 })
         {
             int reps = quick ? 2 : nodes >= 1_000_000 ? 3 : nodes >= 100_000 ? 5 : 15;
@@ -102,23 +109,27 @@ internal static class Scaling
         foreach (int t in threads)
         {
             Threads.Count = t;
-            for (int i = 0; i < 60; i++) GC.KeepAlive(Autograd.MatMul(w, w));
+            // At least one second per thread count: tiered compilation optimizes hot methods only after they have run a while.
+            long warmEnd = Stopwatch.GetTimestamp() + Stopwatch.Frequency;
+            for (int i = 0; i < 60 || Stopwatch.GetTimestamp() < warmEnd; i++) GC.KeepAlive(Autograd.MatMul(w, w));
         }
         foreach (int n in new[] { 64, 128, 256, 512, 1024, 2048 })
         {
+            FullCollection(); // each size starts from a clean heap, not from the previous size's garbage
             var a = new Variable(Tensor.FromArray(Enumerable.Range(0, n * n).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray(), n, n), requiresGrad: false);
             var b = new Variable(Tensor.FromArray(Enumerable.Range(0, n * n).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray(), n, n), requiresGrad: false);
             double flops = 2.0 * n * n * n;
             int inner = Math.Max(1, (int)((quick ? 2e8 : 1e9) / flops));
             int samples = quick ? 3 : n >= 2048 ? 5 : 9;
             var cells = new List<string>();
-            // Thread counts interleaved sample by sample, so that a noisy neighbour hits them alike.
+            // One thread count after the other (not interleaved sample by sample: a pool worker still spinning
+            // after a two-thread call shares the core with the next one-thread call and halves it).
             var times = threads.ToDictionary(t => t, _ => new List<double>());
-            for (int s = 0; s < samples + 1; s++)
+            foreach (int t in threads)
             {
-                foreach (int t in threads)
+                Threads.Count = t;
+                for (int s = 0; s < samples + 1; s++)
                 {
-                    Threads.Count = t;
                     long t0 = Stopwatch.GetTimestamp();
                     for (int i = 0; i < inner; i++) GC.KeepAlive(Autograd.MatMul(a, b));
                     if (s > 0) times[t].Add((Stopwatch.GetTimestamp() - t0) / (double)Stopwatch.Frequency / inner);
@@ -147,7 +158,14 @@ internal static class Scaling
         foreach (int n in new[] { 10_000, 100_000, 1_000_000, 10_000_000 })
         {
             Variable Make() => new(Tensor.FromArray(Enumerable.Range(0, n).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray(), n));
+            FullCollection(); // each size starts from a clean heap, not from the previous size's garbage
             var a = Make(); var b = Make(); var c = Make();
+            // Warm-up for at least one second per size (tiered compilation; the pool fills with this size's buffers).
+            for (long warmEnd = Stopwatch.GetTimestamp() + Stopwatch.Frequency; Stopwatch.GetTimestamp() < warmEnd;)
+            {
+                a.Grad = null; b.Grad = null; c.Grad = null;
+                Autograd.SumAll(a * b + c).Backward();
+            }
             int reps = quick ? 3 : n >= 10_000_000 ? 7 : n >= 1_000_000 ? 15 : 41;
             int inner = Math.Max(1, 1_000_000 / n);
             var fwd = new List<double>(); var tot = new List<double>();
@@ -193,5 +211,12 @@ internal static class Scaling
         plot.Axes.SetLimitsY(0, series.SelectMany(s => s.Y).DefaultIfEmpty(1).Max() * 1.1);
         plot.ShowLegend();
         plot.SavePng(path, 800, 500);
+    }
+
+    private static void FullCollection()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
     }
 }
