@@ -597,8 +597,14 @@ module OpTable =
             { Forward = fun v -> Tensor.matmulSame transA transB v[0] v[1]
               Vjp =
                 fun x _ g ->
-                    [| (if transA then mm transB true x[1] g else mm false (not transB) g x[1])
-                       (if transB then mm true transA g x[0] else mm (not transA) false x[0] g) |]
+                    // Only the inputs that need a gradient get one (a network's input needs none: its product is
+                    // as large as the weights' and would be thrown away).
+                    [| (if not x[0].RequiresGrad then null
+                        elif transA then mm transB true x[1] g
+                        else mm false (not transB) g x[1])
+                       (if not x[1].RequiresGrad then null
+                        elif transB then mm true transA g x[0]
+                        else mm (not transA) false x[0] g) |]
               Jvp = fun x _ t -> plus (lift (fun t -> mm transA transB t x[1]) t[0]) (lift (mm transA transB x[0]) t[1]) }
         | Op.Concat axis ->
             { Forward = fun v -> Tensor.concat axis v
