@@ -272,3 +272,22 @@ let ``a leaf reached with no contribution gets zeros of its shape and dtype`` ()
     Assert.Equal<float[]>([| 0.0; 0.0; 0.0 |], grads[b].Value.ToArray())
     Assert.True(b.Shape.Equals grads[b].Value.Shape)
     Assert.Equal(DType.Float32, grads[b].Value.DType)
+
+[<Fact>]
+let ``a product's VJP computes nothing for an operand that needs no gradient, and the same gradient for the other`` () =
+    // Every transpose combination: the weight's gradient is unchanged whether or not the input needs one.
+    let xValue = Tensor.FromArray(Array.init 12 (fun i -> float i - 5.5), 3, 4)
+    let wValue = Tensor.FromArray(Array.init 20 (fun i -> 0.25 * float i - 2.0), 4, 5)
+
+    for transA, transB in [ false, false; true, false; false, true; true, true ] do
+        let xv = if transA then Tensor.permute [| 1; 0 |] xValue else xValue
+        let wv = if transB then Tensor.permute [| 1; 0 |] wValue else wValue
+        let rule = OpTable.rule (Op.MatMul(transA, transB))
+        let y = Node.constant (rule.Forward [| xv; wv |])
+        let g = Node.constant (Tensor.onesLike y.Value)
+        let w = Node.leaf wv
+        let withConstantInput = rule.Vjp [| Node.constant xv; w |] y g
+        let withLeafInput = rule.Vjp [| Node.leaf xv; w |] y g
+        Assert.Null(withConstantInput[0])
+        Assert.NotNull(withLeafInput[0])
+        Assert.Equal<float[]>(withLeafInput[1].Value.ToArray(), withConstantInput[1].Value.ToArray())
