@@ -1,7 +1,6 @@
 namespace TinyTorch
 
 open System
-open System.Threading.Tasks
 
 /// How many threads the kernels may use. Results never depend on it: work is cut into chunks
 /// whose boundaries depend only on the problem's size, reductions combine their chunks' partial

@@ -48,7 +48,6 @@ module internal Pool =
     let mutable private rentedSinceCollect = 0L
     /// The handed-out bytes that allow the next induced collection.
     let mutable private budget = minimumBudget
-    let mutable private collections = 0
     let mutable private released = 0L
 
     let private tryTake (key: struct (Type * int)) (bytes: int64) : Array =
@@ -94,7 +93,6 @@ module internal Pool =
         GC.WaitForPendingFinalizers()
 
         lock gate (fun () ->
-            collections <- collections + 1
             rentedSinceCollect <- 0L
             budget <- max minimumBudget (2L * liveBytes))
 
@@ -120,9 +118,6 @@ module internal Pool =
                 let a = a :?> 'T[]
                 if clear then Array.Clear a
                 a
-
-    /// How many collections the pool has induced (for tests and diagnostics).
-    let inducedCollections () = Volatile.Read(&collections)
 
     /// Counts an array given back explicitly (not by a finalizer), for tests and diagnostics.
     let noteRelease () = Interlocked.Increment(&released) |> ignore
