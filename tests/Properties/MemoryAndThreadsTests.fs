@@ -127,6 +127,17 @@ type PoolTests() =
     let viewOfDropped (length: int) : Tensor =
         Tensor.Full(Shape.Of length, 3.0, DType.Float64) |> Tensor.reshape (Shape.Of(length / 2, 2))
 
+    /// A big computation: a loop of 48 MB results while 384 MB of others stay alive, then all dropped.
+    [<MethodImpl(MethodImplOptions.NoInlining)>]
+    let bigComputation () =
+        let size = Shape.Of(6_000_000 + 7)
+        let held = [ for _ in 1..8 -> Tensor.Full(size, 1.0, DType.Float64) ]
+
+        for _ in 1..24 do
+            GC.KeepAlive(Tensor.Full(size, 2.0, DType.Float64))
+
+        GC.KeepAlive held
+
     [<Fact>]
     member _.``a dropped tensor's array is reused by the next tensor of that length``() =
         let length = n + 1 // a length no other test uses
@@ -136,6 +147,23 @@ type PoolTests() =
         let next = Tensor.Full(Shape.Of length, 1.0, DType.Float64)
         Assert.Same(array, next.Data)
         Assert.True(next.ToArray() |> Array.forall ((=) 1.0))
+
+    [<Fact>]
+    member _.``after a big computation a loop on a new size settles on pooled arrays``() =
+        // Regression: the collection budget used to grow with the live bytes and stay grown, so after a
+        // loop that kept 384 MB live, a loop of 1 MB results allocated hundreds of new arrays (a page fault per
+        // 4 KB each) before its first collection; a 512² product ran at a quarter of its speed meanwhile.
+        bigComputation ()
+        let length = 131_072 + 11 // 1 MB of float64, a length no other test uses
+        let newBytes (iterations: int) =
+            let before = GC.GetAllocatedBytesForCurrentThread()
+            for _ in 1..iterations do
+                GC.KeepAlive(Tensor.Full(Shape.Of length, 2.0, DType.Float64))
+            GC.GetAllocatedBytesForCurrentThread() - before
+
+        newBytes 320 |> ignore // at most one grown allowance (≤ 256 MB) of new arrays before a collection
+        let settled = newBytes 200
+        Assert.True(settled < 4L * 1_048_576L, sprintf "the loop still allocates new arrays: %d bytes in 200 iterations" settled)
 
     [<Fact>]
     member _.``a reshaped view keeps its array when the original tensor is dropped``() =
