@@ -23,8 +23,10 @@ module internal Pool =
     let Threshold = 16384
 
     /// Pooled bytes handed out between two induced collections, at least (so that a collection, about
-    /// 0.3 ms here, costs a small share of the work done with the buffers); at least eight arrays of
-    /// the size asked for, too, so that a loop over large arrays does not collect at every step.
+    /// 0.3 ms here, costs a small share of the work done with the buffers); at least 16 arrays of the
+    /// size asked for, too: a loop over large arrays that collected at every few steps would find its
+    /// longer-lived buffers (the gradients kept from one step to the next) promoted to gen 2 by two
+    /// collections, where no gen-1 collection finds them dead.
     let private budget = 64L * 1024L * 1024L
 
     /// The most bytes the pool keeps idle; arrays returned beyond it are left to the GC.
@@ -48,12 +50,6 @@ module internal Pool =
     let mutable private liveBytes = 0L
     /// Bytes handed out since the last induced collection.
     let mutable private rentedSinceCollect = 0L
-    /// Bytes allocated new, for lack of an idle array, since the last induced collection.
-    let mutable private freshSinceCollect = 0L
-    /// The new bytes that must be allocated before the next induced collection: 0 while collections
-    /// give arrays back; doubled (from the budget, up to 256 MB) after one that gave back less than half
-    /// of what was allocated new before it, as when a forward pass keeps growing what is live.
-    let mutable private freshAllowance = 0L
     let mutable private released = 0L
 
     let private tryTake (key: struct (Type * int)) (bytes: int64) : Array =
@@ -92,23 +88,20 @@ module internal Pool =
 
     // A collection beats a new array: a new large array costs a page fault per 4 KB on first touch,
     // about 8 µs each on this machine's virtualized memory (a 4 MB float32 array: 8.7 ms, against
-    // 0.3 ms for the collection), and its large-object allocations bring on gen-2 collections.
+    // 0.3 ms for the collection), and its large-object allocations bring on gen-2 collections. The
+    // budget is not scaled by the live bytes: a budget grown while a large computation ran let the next,
+    // smaller one allocate hundreds of megabytes of new arrays before its first collection (a 512²
+    // product ran at 31–57 instead of 190 GFLOP/s after the 10⁷-element workload). While the live set
+    // grows, a collection that finds nothing costs 0.3 ms per 16 new arrays, a small share of their
+    // page faults.
     let private shouldCollect (bytes: int64) =
-        lock gate (fun () -> liveBytes > 0L && rentedSinceCollect >= max budget (8L * bytes) && freshSinceCollect >= freshAllowance)
+        lock gate (fun () -> liveBytes > 0L && rentedSinceCollect >= max budget (16L * bytes))
 
     /// A gen-1 collection, then the storages found dead give their arrays back.
     let private collect () =
-        let idleBefore = lock gate (fun () -> idleBytes)
         GC.Collect(1, GCCollectionMode.Forced, true, false)
         GC.WaitForPendingFinalizers()
-
-        lock gate (fun () ->
-            let recovered = idleBytes - idleBefore
-            freshAllowance <- if 2L * recovered >= freshSinceCollect then 0L else min (256L <<< 20) (max budget (2L * freshAllowance))
-            rentedSinceCollect <- 0L
-            freshSinceCollect <- 0L)
-
-    let private noteFresh (bytes: int64) = lock gate (fun () -> freshSinceCollect <- freshSinceCollect + bytes)
+        lock gate (fun () -> rentedSinceCollect <- 0L)
 
     /// An array of exactly <paramref name="length"/> elements: from the pool when it is large and one
     /// is idle, else new. Its contents are arbitrary unless <paramref name="clear"/> is set.
@@ -127,9 +120,7 @@ module internal Pool =
                 | a -> a
 
             match a with
-            | null ->
-                noteFresh bytes
-                if clear then Array.zeroCreate<'T> length else GC.AllocateUninitializedArray<'T>(length)
+            | null -> if clear then Array.zeroCreate<'T> length else GC.AllocateUninitializedArray<'T>(length)
             | a ->
                 let a = a :?> 'T[]
                 if clear then Array.Clear a
