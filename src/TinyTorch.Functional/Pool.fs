@@ -4,6 +4,95 @@ open System
 open System.Collections.Generic
 open System.Threading
 
+/// One bucket of <see cref="IdleArrays"/>: arrays of one element type and length.
+[<Sealed; AllowNullLiteral>]
+type internal IdleBucket() =
+    /// The idle arrays, the one given back last on top.
+    member val Arrays = Stack<Array>()
+    /// The value of the owner's clock at the bucket's latest use.
+    member val LastUse = 0L with get, set
+
+/// The idle arrays of a pool, in buckets of one element type and length each, holding at most
+/// <paramref name="capacity"/> bytes. When an array given back does not fit, the buckets used least
+/// recently give up their arrays first, so sizes a program stopped using do not keep out the sizes it
+/// uses now. Not thread-safe: the pool calls it under its lock.
+[<Sealed>]
+type internal IdleArrays(capacity: int64) =
+    let buckets = Dictionary<struct (Type * int), IdleBucket>()
+    /// Counts takes and puts; a bucket's last use is the count at its latest take or put.
+    let mutable clock = 0L
+    let mutable bytes = 0L
+
+    let bucketOf (key: struct (Type * int)) =
+        clock <- clock + 1L
+
+        let bucket =
+            match buckets.TryGetValue key with
+            | true, b -> b
+            | _ ->
+                let b = IdleBucket()
+                buckets[key] <- b
+                b
+
+        bucket.LastUse <- clock
+        bucket
+
+    /// Drops arrays of the least recently used other buckets until <paramref name="needed"/> more
+    /// bytes fit; false, dropping nothing, when even dropping all of them would not be enough.
+    let makeRoom (needed: int64) (keep: IdleBucket) =
+        let kept = int64 keep.Arrays.Count * needed // (the bucket's arrays are all this size)
+        let mutable exhausted = kept + needed > capacity
+
+        while bytes + needed > capacity && not exhausted do
+            let mutable oldest: IdleBucket = null
+
+            for b in buckets.Values do
+                if not (obj.ReferenceEquals(b, keep)) && b.Arrays.Count > 0 && (isNull oldest || b.LastUse < oldest.LastUse) then
+                    oldest <- b
+
+            if isNull oldest then
+                exhausted <- true
+            else
+                bytes <- bytes - int64 (Buffer.ByteLength(oldest.Arrays.Pop()))
+
+        bytes + needed <= capacity
+
+    /// An idle array of this element type and length, or null.
+    member _.Take(elementType: Type, length: int) : Array =
+        let bucket = bucketOf (struct (elementType, length))
+
+        if bucket.Arrays.Count = 0 then
+            null
+        else
+            let a = bucket.Arrays.Pop()
+            bytes <- bytes - int64 (Buffer.ByteLength a)
+            a
+
+    /// Keeps an array for a later <see cref="Take"/>; false when it does not fit (then it is left to the GC).
+    member _.Put(a: Array) : bool =
+        let size = int64 (Buffer.ByteLength a)
+        let bucket = bucketOf (struct (a.GetType().GetElementType(), a.Length))
+
+        if makeRoom size bucket then
+            bucket.Arrays.Push a
+            bytes <- bytes + size
+            true
+        else
+            false
+
+    /// The bytes held, as counted by Take and Put.
+    member _.Bytes = bytes
+
+    /// The bytes held, added up array by array (for tests: equals <see cref="Bytes"/>).
+    member _.Recount() =
+        let mutable total = 0L
+
+        for b in buckets.Values do
+            for a in b.Arrays do
+                total <- total + int64 (Buffer.ByteLength a)
+
+        total
+
 /// A pool of large tensor buffers, in exact-length buckets, so that a training loop reuses the
 /// same few arrays instead of allocating fresh ones on the large-object heap (whose budget is what
 /// triggers gen-2 collections, and whose fresh pages cost page faults).
@@ -43,45 +132,26 @@ module internal Pool =
     let isPooled (length: int) (elementSize: int) = length >= Threshold && int64 length * int64 elementSize <= CeilingBytes
 
     let private gate = obj ()
-    let private buckets = Dictionary<struct (Type * int), Stack<Array>>()
-    /// Bytes idle in the buckets.
-    let mutable private idleBytes = 0L
+    let private idleArrays = IdleArrays(capacity)
     /// Bytes held by live pooled storages (handed out, not yet given back).
     let mutable private liveBytes = 0L
     /// Bytes handed out since the last induced collection.
     let mutable private rentedSinceCollect = 0L
     let mutable private released = 0L
 
-    let private tryTake (key: struct (Type * int)) (bytes: int64) : Array =
+    /// An idle array for the key, or null; counts <paramref name="bytes"/> as handed out when
+    /// <paramref name="counts"/> (a retry after a collection was counted by the first try).
+    let private tryTake (elementType: Type) (length: int) (bytes: int64) (counts: bool) : Array =
         lock gate (fun () ->
-            rentedSinceCollect <- rentedSinceCollect + bytes
+            if counts then rentedSinceCollect <- rentedSinceCollect + bytes
+            idleArrays.Take(elementType, length))
 
-            match buckets.TryGetValue key with
-            | true, stack when stack.Count > 0 ->
-                idleBytes <- idleBytes - bytes
-                stack.Pop()
-            | _ -> null)
-
-    /// Gives an array back (called by the storage finalizer); dropped when the pool is full.
+    /// Gives an array back (called by the storage finalizer). When the pool is full, idle arrays of the
+    /// sizes used least recently make room; the array is dropped only when that is not enough.
     let give (a: Array) : unit =
-        let bytes = int64 (Buffer.ByteLength a)
-
         lock gate (fun () ->
-            liveBytes <- liveBytes - bytes
-
-            if idleBytes + bytes <= capacity then
-                let key = struct (a.GetType().GetElementType(), a.Length)
-
-                let stack =
-                    match buckets.TryGetValue key with
-                    | true, s -> s
-                    | _ ->
-                        let s = Stack<Array>()
-                        buckets[key] <- s
-                        s
-
-                stack.Push a
-                idleBytes <- idleBytes + bytes)
+            liveBytes <- liveBytes - int64 (Buffer.ByteLength a)
+            idleArrays.Put a |> ignore)
 
     /// Records that a pooled storage now owns <paramref name="bytes"/>.
     let adopt (bytes: int64) : unit = lock gate (fun () -> liveBytes <- liveBytes + bytes)
@@ -109,14 +179,13 @@ module internal Pool =
         if not (isPooled length (Runtime.CompilerServices.Unsafe.SizeOf<'T>())) then
             if clear || length < Threshold then Array.zeroCreate<'T> length else GC.AllocateUninitializedArray<'T>(length)
         else
-            let key = struct (typeof<'T>, length)
             let bytes = int64 length * int64 (Runtime.CompilerServices.Unsafe.SizeOf<'T>())
 
             let a =
-                match tryTake key bytes with
+                match tryTake typeof<'T> length bytes true with
                 | null when shouldCollect bytes ->
                     collect ()
-                    tryTake key 0L
+                    tryTake typeof<'T> length bytes false
                 | a -> a
 
             match a with
@@ -133,7 +202,10 @@ module internal Pool =
     let explicitReleases () = Volatile.Read(&released)
 
     /// Bytes idle in the pool (for tests and diagnostics).
-    let idle () = lock gate (fun () -> idleBytes)
+    let idle () = lock gate (fun () -> idleArrays.Bytes)
+
+    /// Bytes idle in the pool, added up array by array (for tests: equals <see cref="idle"/>).
+    let idleRecounted () = lock gate (fun () -> idleArrays.Recount())
 
 /// The owner of a tensor's array. Tensors that view the same array (a reshape) share this object.
 [<AllowNullLiteral>]
