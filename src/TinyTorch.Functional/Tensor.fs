@@ -459,6 +459,17 @@ module Tensor =
     let scalarLike (value: float) (like: Tensor) = Tensor.Scalar(value, like.DType)
     /// Zeros with the shape and dtype of <paramref name="like"/>.
     let zerosLike (like: Tensor) = Tensor.Zeros(like.Shape, like.DType)
+
+    /// Whether <c>zero + g</c> equals <c>g</c> bit for bit, so that an accumulation may keep g itself:
+    /// true when both are 0-d floating tensors of one dtype and zero is ±0, except +0 + −0 (which is +0).
+    /// −0 is the additive identity of IEEE arithmetic; +0 is one for every value but −0.
+    let addsNothing (zero: Tensor) (g: Tensor) =
+        zero.Shape.Rank = 0
+        && g.Shape.Rank = 0
+        && zero.DType = g.DType
+        && zero.IsFloatingPoint
+        && (let z = zero.Item()
+            z = 0.0 && (Double.IsNegative z || not (g.Item() = 0.0 && Double.IsNegative(g.Item()))))
     /// Ones with the shape and dtype of <paramref name="like"/>.
     let onesLike (like: Tensor) = Tensor.Ones(like.Shape, like.DType)
 

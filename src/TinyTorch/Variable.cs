@@ -264,21 +264,11 @@ public sealed partial class Variable
             throw new InvalidOperationException(
                 $"backward: the graph used this leaf when it had shape {gradient.Shape}, but its Data now has shape {Shape}; rebuild the graph from the current value.");
         }
-        var sum = Grad is null || !Grad.Shape.Equals(gradient.Shape) || (!createGraph && AddsNothing(Grad.Data, gradient.Value))
+        var sum = Grad is null || !Grad.Shape.Equals(gradient.Shape) || (!createGraph && TensorModule.addsNothing(Grad.Data, gradient.Value))
             ? gradient
             : NodeModule.add(createGraph ? Grad.Node : NodeModule.detach(Grad.Node), gradient);
         return FromNode(createGraph ? sum : NodeModule.detach(sum));
     }
-
-    /// <summary>
-    /// Whether <c>zero + g</c> is <c>g</c> bit for bit, so a first-order pass may skip the add: true when
-    /// <paramref name="zero"/> is a shared 0-d zero of <see cref="ZeroGrad"/> and g is a 0-d value of the
-    /// same dtype other than −0 (0 + −0 is +0).
-    /// </summary>
-    private static bool AddsNothing(Tensor zero, Tensor g) =>
-        g.Shape.Rank == 0 && g.DType == zero.DType && g.DType is DType.Float32 or DType.Float64
-        && ReferenceEquals(zero, ZeroScalars[(int)g.DType])
-        && !(g.Item() == 0.0 && double.IsNegative(g.Item()));
 
     /// <summary>The 0-d zeros <see cref="ZeroGrad"/> gives scalar leaves (tensors are immutable, so one serves all).</summary>
     private static readonly Tensor[] ZeroScalars = [new Tensor(0.0f), new Tensor(0.0)];

@@ -73,3 +73,27 @@ let ``divide's gradients stay finite and accurate for operands up to the largest
             abs expected < 1e-37 || abs (actual - expected) <= 1e-5 * abs expected
         (Double.IsFinite ga && Double.IsFinite gb && close expectedA ga && close expectedB gb)
         |> Prop.label (sprintf "a=%g b=%g d/da=%g (%g) d/db=%g (%g)" a32 b32 ga expectedA gb expectedB))
+
+/// 0-d values with the IEEE special cases over-represented: both zeros, infinities, NaN, tiny and huge.
+let private specialOrAny =
+    Gen.oneof [ Gen.elements [ 0.0; -0.0; Double.PositiveInfinity; Double.NegativeInfinity; Double.NaN; Double.Epsilon; -Double.Epsilon; 1e308; -1.5 ]
+                wide ]
+
+[<Property(MaxTest = 500)>]
+let ``addsNothing holds exactly when zero + g is g bit for bit, for a zero of either sign`` () =
+    // The reverse engine's accumulation keeps g itself when this says so (a first-order pass into a zeroed gradient).
+    Prop.forAll (Arb.fromGen (Gen.zip3 dtypes (Gen.elements [ 0.0; -0.0 ]) specialOrAny)) (fun (dtype, z, g) ->
+        let zero, gradient = Tensor.Scalar(z, dtype), Tensor.Scalar(g, dtype)
+        let sumBits = BitConverter.DoubleToInt64Bits((Tensor.add zero gradient).Item())
+        let gBits = BitConverter.DoubleToInt64Bits(gradient.Item())
+        let identity = sumBits = gBits || (Double.IsNaN g) // NaN payloads aside, any NaN stays NaN
+        (Tensor.addsNothing zero gradient = identity)
+        |> Prop.label (sprintf "%O %g + %g: addsNothing=%b, identity=%b" dtype z g (Tensor.addsNothing zero gradient) identity))
+
+[<Fact>]
+let ``addsNothing is false for anything but a 0-d zero of g's dtype`` () =
+    let g = Tensor.Scalar(2.5, DType.Float64)
+    Assert.False(Tensor.addsNothing (Tensor.Scalar(1.0, DType.Float64)) g)
+    Assert.False(Tensor.addsNothing (Tensor.Scalar(0.0, DType.Float32)) g)
+    Assert.False(Tensor.addsNothing (Tensor.Zeros(Shape.Of 3, DType.Float64)) (Tensor.Ones(Shape.Of 3, DType.Float64)))
+    Assert.True(Tensor.addsNothing (Tensor.Scalar(0.0, DType.Float64)) g)
