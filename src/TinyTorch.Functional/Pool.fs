@@ -40,22 +40,20 @@ type internal IdleArrays(capacity: int64) =
     /// Drops arrays of the least recently used other buckets until <paramref name="needed"/> more
     /// bytes fit; false, dropping nothing, when even dropping all of them would not be enough.
     let makeRoom (needed: int64) (keep: IdleBucket) =
-        let kept = int64 keep.Arrays.Count * needed // (the bucket's arrays are all this size)
-        let mutable exhausted = kept + needed > capacity
+        // keep's arrays all have this size; once they and the new one fit, some other bucket holds the excess.
+        if int64 (keep.Arrays.Count + 1) * needed > capacity then
+            false
+        else
+            while bytes + needed > capacity do
+                let mutable oldest: IdleBucket = null
 
-        while bytes + needed > capacity && not exhausted do
-            let mutable oldest: IdleBucket = null
+                for b in buckets.Values do
+                    if not (obj.ReferenceEquals(b, keep)) && b.Arrays.Count > 0 && (isNull oldest || b.LastUse < oldest.LastUse) then
+                        oldest <- b
 
-            for b in buckets.Values do
-                if not (obj.ReferenceEquals(b, keep)) && b.Arrays.Count > 0 && (isNull oldest || b.LastUse < oldest.LastUse) then
-                    oldest <- b
-
-            if isNull oldest then
-                exhausted <- true
-            else
                 bytes <- bytes - int64 (Buffer.ByteLength(oldest.Arrays.Pop()))
 
-        bytes + needed <= capacity
+            true
 
     /// An idle array of this element type and length, or null.
     member _.Take(elementType: Type, length: int) : Array =
@@ -139,8 +137,8 @@ module internal Pool =
     let mutable private rentedSinceCollect = 0L
     let mutable private released = 0L
 
-    /// An idle array for the key, or null; counts <paramref name="bytes"/> as handed out when
-    /// <paramref name="counts"/> (a retry after a collection was counted by the first try).
+    /// An idle array of this element type and length, or null; counts <paramref name="bytes"/> as handed
+    /// out when <paramref name="counts"/> (a retry after a collection was counted by the first try).
     let private tryTake (elementType: Type) (length: int) (bytes: int64) (counts: bool) : Array =
         lock gate (fun () ->
             if counts then rentedSinceCollect <- rentedSinceCollect + bytes
