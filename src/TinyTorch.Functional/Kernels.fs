@@ -1,8 +1,15 @@
 namespace TinyTorch.Functional
 
+// firstAligned reads an array element's address (to align vector stores; never dereferenced).
+#nowarn "9"
+
 open System
 open System.Numerics
 open System.Numerics.Tensors
+open System.Runtime.CompilerServices
+open System.Runtime.InteropServices
+open System.Runtime.Intrinsics
+open Microsoft.FSharp.NativeInterop
 
 /// An elementwise function of one tensor (with its scalar parameters).
 [<RequireQualifiedAccess>]
@@ -163,121 +170,128 @@ module internal Kernels =
                 let start = c * ChunkSize
                 body start (min ChunkSize (length - start)))
 
+    // The elementwise kernels below come in two layers. The "At" functions compute one range
+    // given each operand's own offset: the whole-array kernels use them with equal offsets, and the
+    // fused evaluator (Tensor.fs) with operands in small scratch buffers. An element's value never
+    // depends on the range it was computed in, only on its operands (vector paths need a range of at
+    // least one vector; shorter ones take the scalar loop, as whole arrays that short always did).
+
     /// One vector's worth of a mask kernel: where <c>select</c> holds take <c>ifTrue</c>, else where x
     /// equals the threshold take <c>atValue</c>, else <c>otherwise</c>.
-    let inline private pick (select: Vector<'T>) (ifTrue: Vector<'T>) (equal: Vector<'T>) (atValue: Vector<'T>) (otherwise: Vector<'T>) =
-        Vector.ConditionalSelect(select, ifTrue, Vector.ConditionalSelect(equal, atValue, otherwise))
+    let inline private pick (select: Vector512<'T>) (ifTrue: Vector512<'T>) (equal: Vector512<'T>) (atValue: Vector512<'T>) (otherwise: Vector512<'T>) =
+        Vector512.ConditionalSelect(select, ifTrue, Vector512.ConditionalSelect(equal, atValue, otherwise))
 
-    /// Step (or, with <paramref name="below"/>, StepBelow) over src[start .. start + count − 1]
-    /// (count at least one vector): 1 beyond the threshold, <paramref name="at"/> at it, else 0 (NaN gives 0).
-    let private stepRange<'T when 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType>
-        (below: bool) (threshold: 'T) (at: 'T) (one: 'T) (src: 'T[]) (dst: 'T[]) (start: int) (count: int) =
-        let w = Vector<'T>.Count
-        let t, a, o = Vector<'T>(threshold), Vector<'T>(at), Vector<'T>(one)
-        let stop = start + count
+    // The mask kernels run on 512-bit vectors (emulated with two 256-bit halves, or four 128-bit
+    // quarters, where the hardware has no 512-bit ones), loaded and stored through references: bounds
+    // are the callers' (count elements from each offset).
+    let inline private load (a: 'T[]) (i: int) = Vector512.LoadUnsafe(&MemoryMarshal.GetArrayDataReference a, unativeint i)
+    let inline private store (v: Vector512<'T>) (a: 'T[]) (i: int) = Vector512.StoreUnsafe(v, &MemoryMarshal.GetArrayDataReference a, unativeint i)
 
-        let inline one' (i: int) =
-            let x = Vector<'T>(src, i)
-            let beyond = if below then Vector.LessThan(x, t) else Vector.GreaterThan(x, t)
-            (pick beyond o (Vector.Equals(x, t)) a Vector<'T>.Zero).CopyTo(dst, i)
+    /// Where the loops below continue after one unaligned first vector: the first index (1 .. w) whose
+    /// destination address is a multiple of 64 bytes, so the remaining stores never straddle two cache
+    /// lines (a split 512-bit store costs several times an aligned one). A GC moving the array in
+    /// between only costs that speed, never correctness.
+    let inline private firstAligned<'T when 'T: unmanaged> (dst: 'T[]) (dO: int) =
+        let w = Vector512<'T>.Count
+        let address = NativePtr.toNativeInt (NativePtr.ofVoidPtr<byte> (Unsafe.AsPointer(&Unsafe.Add(&MemoryMarshal.GetArrayDataReference dst, dO))))
+        let misaligned = int (address &&& 63n) / sizeof<'T>
+        if misaligned = 0 then w else w - misaligned
 
-        let mutable i = start
+    /// Runs <paramref name="body"/> at vector offsets covering 0 .. count − 1 (count at least w): once
+    /// at 0, then from <paramref name="next"/> (see firstAligned) four vectors per step, and a last,
+    /// overlapping vector for the remainder (recomputing a few elements: dst never aliases a source).
+    let inline private sweep (w: int) (count: int) (next: int) ([<InlineIfLambda>] body: int -> unit) =
+        body 0
+        let mutable i = next
 
-        while i <= stop - w do
-            one' i
+        while i <= count - 4 * w do
+            body i
+            body (i + w)
+            body (i + 2 * w)
+            body (i + 3 * w)
+            i <- i + 4 * w
+
+        while i <= count - w do
+            body i
             i <- i + w
 
-        if i < stop then one' (stop - w) // the last, overlapping vector (dst never aliases src)
+        if i < count then body (count - w)
+
+    /// Step (or, with <paramref name="below"/>, StepBelow) of src[so ..] into dst[dO ..], count elements
+    /// (at least one vector): 1 beyond the threshold, <paramref name="at"/> at it, else 0 (NaN gives 0).
+    let private stepRange<'T when 'T: unmanaged and 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType>
+        (below: bool) (threshold: 'T) (at: 'T) (one: 'T) (src: 'T[]) (so: int) (dst: 'T[]) (dO: int) (count: int) =
+        let w = Vector512<'T>.Count
+        let t, a, o = Vector512.Create threshold, Vector512.Create at, Vector512.Create one
+        sweep w count (firstAligned dst dO) (fun i ->
+            let x = load src (so + i)
+            let beyond = if below then Vector512.LessThan(x, t) else Vector512.GreaterThan(x, t)
+            store (pick beyond o (Vector512.Equals(x, t)) a Vector512<'T>.Zero) dst (dO + i))
 
     /// Sign over a range (count at least one vector): −1, 0 or 1; NaN gives 0.
-    let private signRange<'T when 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType>
-        (one: 'T) (minusOne: 'T) (src: 'T[]) (dst: 'T[]) (start: int) (count: int) =
-        let w = Vector<'T>.Count
-        let o, m, z = Vector<'T>(one), Vector<'T>(minusOne), Vector<'T>.Zero
-        let stop = start + count
-
-        let inline one' (i: int) =
-            let x = Vector<'T>(src, i)
-            (pick (Vector.GreaterThan(x, z)) o (Vector.LessThan(x, z)) m z).CopyTo(dst, i)
-
-        let mutable i = start
-
-        while i <= stop - w do
-            one' i
-            i <- i + w
-
-        if i < stop then one' (stop - w)
+    let private signRange<'T when 'T: unmanaged and 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType>
+        (one: 'T) (minusOne: 'T) (src: 'T[]) (so: int) (dst: 'T[]) (dO: int) (count: int) =
+        let w = Vector512<'T>.Count
+        let o, m, z = Vector512.Create one, Vector512.Create minusOne, Vector512<'T>.Zero
+        sweep w count (firstAligned dst dO) (fun i ->
+            let x = load src (so + i)
+            store (pick (Vector512.GreaterThan(x, z)) o (Vector512.LessThan(x, z)) m z) dst (dO + i))
 
     /// a·b over a range, 0 wherever a is 0 (count at least one vector).
-    let private safeMultiplyRange<'T when 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType>
-        (a: 'T[]) (b: 'T[]) (dst: 'T[]) (start: int) (count: int) =
-        let w = Vector<'T>.Count
-        let stop = start + count
-
-        let inline one' (i: int) =
-            let x = Vector<'T>(a, i)
-            Vector.ConditionalSelect(Vector.Equals(x, Vector<'T>.Zero), Vector<'T>.Zero, x * Vector<'T>(b, i)).CopyTo(dst, i)
-
-        let mutable i = start
-
-        while i <= stop - w do
-            one' i
-            i <- i + w
-
-        if i < stop then one' (stop - w)
+    let private safeMultiplyRange<'T when 'T: unmanaged and 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType>
+        (a: 'T[]) (ao: int) (b: 'T[]) (bo: int) (dst: 'T[]) (dO: int) (count: int) =
+        let w = Vector512<'T>.Count
+        sweep w count (firstAligned dst dO) (fun i ->
+            let x = load a (ao + i)
+            store (Vector512.ConditionalSelect(Vector512.Equals(x, Vector512<'T>.Zero), Vector512<'T>.Zero, x * load b (bo + i))) dst (dO + i))
 
     /// g·step(x) over a range (count at least one vector), 0 wherever g is 0: the cotangent of relu and
     /// clamp in one pass, bit for bit <c>SafeMultiply(g, Step(threshold, at)(x))</c>.
-    let private stepMultiplyRange<'T when 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType>
-        (threshold: 'T) (at: 'T) (one: 'T) (g: 'T[]) (x: 'T[]) (dst: 'T[]) (start: int) (count: int) =
-        let w = Vector<'T>.Count
-        let t, a, o = Vector<'T>(threshold), Vector<'T>(at), Vector<'T>(one)
-        let stop = start + count
+    let private stepMultiplyRange<'T when 'T: unmanaged and 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType>
+        (threshold: 'T) (at: 'T) (one: 'T) (g: 'T[]) (go: int) (x: 'T[]) (xo: int) (dst: 'T[]) (dO: int) (count: int) =
+        let w = Vector512<'T>.Count
+        let t, a, o = Vector512.Create threshold, Vector512.Create at, Vector512.Create one
+        sweep w count (firstAligned dst dO) (fun i ->
+            let xv = load x (xo + i)
+            let gv = load g (go + i)
+            let slope = pick (Vector512.GreaterThan(xv, t)) o (Vector512.Equals(xv, t)) a Vector512<'T>.Zero
+            store (Vector512.ConditionalSelect(Vector512.Equals(gv, Vector512<'T>.Zero), Vector512<'T>.Zero, gv * slope)) dst (dO + i))
 
-        let inline one' (i: int) =
-            let xv = Vector<'T>(x, i)
-            let gv = Vector<'T>(g, i)
-            let slope = pick (Vector.GreaterThan(xv, t)) o (Vector.Equals(xv, t)) a Vector<'T>.Zero
-            Vector.ConditionalSelect(Vector.Equals(gv, Vector<'T>.Zero), Vector<'T>.Zero, gv * slope).CopyTo(dst, i)
+    /// g·step(x) (float64) for count elements of g from go and x from xo into dst from dO, 0 wherever g is 0.
+    let stepMultiply64At (threshold: float) (at: float) (g: float[]) (go: int) (x: float[]) (xo: int) (dst: float[]) (dO: int) (count: int) =
+        if count >= Vector512<float>.Count then stepMultiplyRange threshold at 1.0 g go x xo dst dO count
+        else
+            let step = MapKernel.Step(threshold, at)
+            for i in 0 .. count - 1 do
+                dst[dO + i] <- zipScalar ZipKernel.SafeMultiply g[go + i] (mapScalar step x[xo + i])
 
-        let mutable i = start
+    /// The float32 twin of <see cref="stepMultiply64At"/> (the threshold rounded to float32 once, as Step does).
+    let stepMultiply32At (threshold: float) (at: float) (g: float32[]) (go: int) (x: float32[]) (xo: int) (dst: float32[]) (dO: int) (count: int) =
+        let t, a = float32 threshold, float32 at
 
-        while i <= stop - w do
-            one' i
-            i <- i + w
-
-        if i < stop then one' (stop - w)
+        if count >= Vector512<float32>.Count then stepMultiplyRange t a 1.0f g go x xo dst dO count
+        else
+            for i in 0 .. count - 1 do
+                let xi = x[xo + i]
+                let slope = if xi > t then 1.0f elif xi = t then a else 0.0f
+                dst[dO + i] <- if g[go + i] = 0.0f then 0.0f else g[go + i] * slope
 
     /// g·step(x) elementwise (float64), 0 wherever g is 0.
     let stepMultiply64 (threshold: float) (at: float) (g: float[]) (x: float[]) : float[] =
         let dst = Pool.rent<float> g.Length false
-        let step = MapKernel.Step(threshold, at)
-
-        forRanges g.Length (fun start count ->
-            if count >= Vector<float>.Count then stepMultiplyRange threshold at 1.0 g x dst start count
-            else
-                for i in start .. start + count - 1 do
-                    dst[i] <- zipScalar ZipKernel.SafeMultiply g[i] (mapScalar step x[i]))
-
+        forRanges g.Length (fun start count -> stepMultiply64At threshold at g start x start dst start count)
         dst
 
-    /// The float32 twin of <see cref="stepMultiply64"/> (the threshold rounded to float32 once, as Step does).
+    /// The float32 twin of <see cref="stepMultiply64"/>.
     let stepMultiply32 (threshold: float) (at: float) (g: float32[]) (x: float32[]) : float32[] =
         let dst = Pool.rent<float32> g.Length false
-        let t, a = float32 threshold, float32 at
-
-        forRanges g.Length (fun start count ->
-            if count >= Vector<float32>.Count then stepMultiplyRange t a 1.0f g x dst start count
-            else
-                for i in start .. start + count - 1 do
-                    let slope = if x[i] > t then 1.0f elif x[i] = t then a else 0.0f
-                    dst[i] <- if g[i] = 0.0f then 0.0f else g[i] * slope)
-
+        forRanges g.Length (fun start count -> stepMultiply32At threshold at g start x start dst start count)
         dst
 
-    let private map64Range (kernel: MapKernel) (src: float[]) (dst: float[]) (start: int) (count: int) =
-        let s = ReadOnlySpan<float>(src, start, count)
-        let d = Span<float>(dst, start, count)
+    /// A map of count elements of src from so into dst from dO (float64).
+    let map64At (kernel: MapKernel) (src: float[]) (so: int) (dst: float[]) (dO: int) (count: int) =
+        let s = ReadOnlySpan<float>(src, so, count)
+        let d = Span<float>(dst, dO, count)
 
         match kernel with
         | MapKernel.Negate -> TensorPrimitives.Negate(s, d)
@@ -293,9 +307,9 @@ module internal Kernels =
         | MapKernel.Sin -> TensorPrimitives.Sin(s, d)
         | MapKernel.Cos -> TensorPrimitives.Cos(s, d)
         | MapKernel.ClampMax upper -> TensorPrimitives.Min(s, upper, d)
-        | MapKernel.Step(threshold, at) when count >= Vector<float>.Count -> stepRange false threshold at 1.0 src dst start count
-        | MapKernel.StepBelow(threshold, at) when count >= Vector<float>.Count -> stepRange true threshold at 1.0 src dst start count
-        | MapKernel.Sign when count >= Vector<float>.Count -> signRange 1.0 -1.0 src dst start count
+        | MapKernel.Step(threshold, at) when count >= Vector512<float>.Count -> stepRange false threshold at 1.0 src so dst dO count
+        | MapKernel.StepBelow(threshold, at) when count >= Vector512<float>.Count -> stepRange true threshold at 1.0 src so dst dO count
+        | MapKernel.Sign when count >= Vector512<float>.Count -> signRange 1.0 -1.0 src so dst dO count
         | MapKernel.Step _
         | MapKernel.StepBelow _
         | MapKernel.Sign
@@ -303,12 +317,13 @@ module internal Kernels =
         | MapKernel.Log1p
         | MapKernel.Expm1
         | MapKernel.Erf ->
-            for i in start .. start + count - 1 do
-                dst[i] <- mapScalar kernel src[i]
+            for i in 0 .. count - 1 do
+                dst[dO + i] <- mapScalar kernel src[so + i]
 
-    let private map32Range (kernel: MapKernel) (src: float32[]) (dst: float32[]) (start: int) (count: int) =
-        let s = ReadOnlySpan<float32>(src, start, count)
-        let d = Span<float32>(dst, start, count)
+    /// The float32 twin of <see cref="map64At"/>.
+    let map32At (kernel: MapKernel) (src: float32[]) (so: int) (dst: float32[]) (dO: int) (count: int) =
+        let s = ReadOnlySpan<float32>(src, so, count)
+        let d = Span<float32>(dst, dO, count)
 
         match kernel with
         | MapKernel.Negate -> TensorPrimitives.Negate(s, d)
@@ -324,25 +339,32 @@ module internal Kernels =
         | MapKernel.Sin -> TensorPrimitives.Sin(s, d)
         | MapKernel.Cos -> TensorPrimitives.Cos(s, d)
         | MapKernel.ClampMax upper -> TensorPrimitives.Min(s, float32 upper, d)
-        | MapKernel.Step(threshold, at) when count >= Vector<float32>.Count -> stepRange false (float32 threshold) (float32 at) 1.0f src dst start count
-        | MapKernel.StepBelow(threshold, at) when count >= Vector<float32>.Count -> stepRange true (float32 threshold) (float32 at) 1.0f src dst start count
-        | MapKernel.Sign when count >= Vector<float32>.Count -> signRange 1.0f -1.0f src dst start count
-        | MapKernel.Step _
-        | MapKernel.StepBelow _
+        | MapKernel.Step(threshold, at) when count >= Vector512<float32>.Count -> stepRange false (float32 threshold) (float32 at) 1.0f src so dst dO count
+        | MapKernel.StepBelow(threshold, at) when count >= Vector512<float32>.Count -> stepRange true (float32 threshold) (float32 at) 1.0f src so dst dO count
+        | MapKernel.Sign when count >= Vector512<float32>.Count -> signRange 1.0f -1.0f src so dst dO count
+        // Short ranges compare in float32 too, against the same rounded threshold as the vector path.
+        | MapKernel.Step(threshold, at)
+        | MapKernel.StepBelow(threshold, at) ->
+            let t, a = float32 threshold, float32 at
+            let below = match kernel with MapKernel.StepBelow _ -> true | _ -> false
+
+            for i in 0 .. count - 1 do
+                let x = src[so + i]
+                dst[dO + i] <- if (if below then x < t else x > t) then 1.0f elif x = t then a else 0.0f
         | MapKernel.Sign
         | MapKernel.Softplus
         | MapKernel.Log1p
         | MapKernel.Expm1
         | MapKernel.Erf ->
-            for i in start .. start + count - 1 do
-                dst[i] <- float32 (mapScalar kernel (float src[i]))
+            for i in 0 .. count - 1 do
+                dst[dO + i] <- float32 (mapScalar kernel (float src[so + i]))
 
     /// Step and StepBelow compare in the element type; their float32 thresholds are rounded once.
     let map64 (kernel: MapKernel) (src: float[]) : float[] =
         let dst = Pool.rent<float> src.Length false
 
         if src.Length = 1 then dst[0] <- mapScalar kernel src[0]
-        else forRanges src.Length (map64Range kernel src dst)
+        else forRanges src.Length (fun start count -> map64At kernel src start dst start count)
 
         dst
 
@@ -350,14 +372,15 @@ module internal Kernels =
         let dst = Pool.rent<float32> src.Length false
 
         if src.Length = 1 then dst[0] <- float32 (mapScalar kernel (float src[0]))
-        else forRanges src.Length (map32Range kernel src dst)
+        else forRanges src.Length (fun start count -> map32At kernel src start dst start count)
 
         dst
 
-    let private zip64Range (kernel: ZipKernel) (a: float[]) (b: float[]) (dst: float[]) (start: int) (count: int) =
-        let x = ReadOnlySpan<float>(a, start, count)
-        let y = ReadOnlySpan<float>(b, start, count)
-        let d = Span<float>(dst, start, count)
+    /// A zip of count elements of a from ao and b from bo into dst from dO (float64).
+    let zip64At (kernel: ZipKernel) (a: float[]) (ao: int) (b: float[]) (bo: int) (dst: float[]) (dO: int) (count: int) =
+        let x = ReadOnlySpan<float>(a, ao, count)
+        let y = ReadOnlySpan<float>(b, bo, count)
+        let d = Span<float>(dst, dO, count)
 
         match kernel with
         | ZipKernel.Add -> TensorPrimitives.Add(x, y, d)
@@ -366,15 +389,16 @@ module internal Kernels =
         | ZipKernel.Divide -> TensorPrimitives.Divide(x, y, d)
         | ZipKernel.Maximum -> TensorPrimitives.Max(x, y, d)
         | ZipKernel.Minimum -> TensorPrimitives.Min(x, y, d)
-        | ZipKernel.SafeMultiply when count >= Vector<float>.Count -> safeMultiplyRange a b dst start count
+        | ZipKernel.SafeMultiply when count >= Vector512<float>.Count -> safeMultiplyRange a ao b bo dst dO count
         | ZipKernel.SafeMultiply ->
-            for i in start .. start + count - 1 do
-                dst[i] <- zipScalar kernel a[i] b[i]
+            for i in 0 .. count - 1 do
+                dst[dO + i] <- zipScalar kernel a[ao + i] b[bo + i]
 
-    let private zip32Range (kernel: ZipKernel) (a: float32[]) (b: float32[]) (dst: float32[]) (start: int) (count: int) =
-        let x = ReadOnlySpan<float32>(a, start, count)
-        let y = ReadOnlySpan<float32>(b, start, count)
-        let d = Span<float32>(dst, start, count)
+    /// The float32 twin of <see cref="zip64At"/>.
+    let zip32At (kernel: ZipKernel) (a: float32[]) (ao: int) (b: float32[]) (bo: int) (dst: float32[]) (dO: int) (count: int) =
+        let x = ReadOnlySpan<float32>(a, ao, count)
+        let y = ReadOnlySpan<float32>(b, bo, count)
+        let d = Span<float32>(dst, dO, count)
 
         match kernel with
         | ZipKernel.Add -> TensorPrimitives.Add(x, y, d)
@@ -383,16 +407,16 @@ module internal Kernels =
         | ZipKernel.Divide -> TensorPrimitives.Divide(x, y, d)
         | ZipKernel.Maximum -> TensorPrimitives.Max(x, y, d)
         | ZipKernel.Minimum -> TensorPrimitives.Min(x, y, d)
-        | ZipKernel.SafeMultiply when count >= Vector<float32>.Count -> safeMultiplyRange a b dst start count
+        | ZipKernel.SafeMultiply when count >= Vector512<float32>.Count -> safeMultiplyRange a ao b bo dst dO count
         | ZipKernel.SafeMultiply ->
-            for i in start .. start + count - 1 do
-                dst[i] <- if a[i] = 0.0f then 0.0f else a[i] * b[i]
+            for i in 0 .. count - 1 do
+                dst[dO + i] <- if a[ao + i] = 0.0f then 0.0f else a[ao + i] * b[bo + i]
 
     let zip64 (kernel: ZipKernel) (a: float[]) (b: float[]) : float[] =
         let dst = Pool.rent<float> a.Length false
 
         if a.Length = 1 then dst[0] <- zipScalar kernel a[0] b[0]
-        else forRanges a.Length (zip64Range kernel a b dst)
+        else forRanges a.Length (fun start count -> zip64At kernel a start b start dst start count)
 
         dst
 
@@ -400,7 +424,7 @@ module internal Kernels =
         let dst = Pool.rent<float32> a.Length false
 
         if a.Length = 1 then dst[0] <- float32 (zipScalar kernel (float a[0]) (float b[0]))
-        else forRanges a.Length (zip32Range kernel a b dst)
+        else forRanges a.Length (fun start count -> zip32At kernel a start b start dst start count)
 
         dst
 
@@ -410,43 +434,45 @@ module internal Kernels =
         | ZipKernel.SafeMultiply -> false
         | _ -> true
 
-    /// kernel(a[i], s) (or, with <paramref name="scalarFirst"/>, kernel(s, a[i])) for every element: the
-    /// same values as zipping with s broadcast, without materializing the broadcast.
+    /// kernel(a[i], s) (or, with <paramref name="scalarFirst"/>, kernel(s, a[i])) for count elements of a
+    /// from ao into dst from dO: the same values as zipping with s broadcast.
+    let zipScalar64At (kernel: ZipKernel) (s: float) (scalarFirst: bool) (a: float[]) (ao: int) (dst: float[]) (dO: int) (count: int) =
+        let x = ReadOnlySpan<float>(a, ao, count)
+        let d = Span<float>(dst, dO, count)
+
+        match kernel with
+        | ZipKernel.Add -> TensorPrimitives.Add(x, s, d)
+        | ZipKernel.Multiply -> TensorPrimitives.Multiply(x, s, d)
+        | ZipKernel.Maximum -> TensorPrimitives.Max(x, s, d)
+        | ZipKernel.Minimum -> TensorPrimitives.Min(x, s, d)
+        | ZipKernel.Subtract -> if scalarFirst then TensorPrimitives.Subtract(s, x, d) else TensorPrimitives.Subtract(x, s, d)
+        | ZipKernel.Divide -> if scalarFirst then TensorPrimitives.Divide(s, x, d) else TensorPrimitives.Divide(x, s, d)
+        | ZipKernel.SafeMultiply -> invalidOp "zipScalar64: safe_multiply has no scalar form."
+
+    /// The float32 twin of <see cref="zipScalar64At"/>.
+    let zipScalar32At (kernel: ZipKernel) (s: float32) (scalarFirst: bool) (a: float32[]) (ao: int) (dst: float32[]) (dO: int) (count: int) =
+        let x = ReadOnlySpan<float32>(a, ao, count)
+        let d = Span<float32>(dst, dO, count)
+
+        match kernel with
+        | ZipKernel.Add -> TensorPrimitives.Add(x, s, d)
+        | ZipKernel.Multiply -> TensorPrimitives.Multiply(x, s, d)
+        | ZipKernel.Maximum -> TensorPrimitives.Max(x, s, d)
+        | ZipKernel.Minimum -> TensorPrimitives.Min(x, s, d)
+        | ZipKernel.Subtract -> if scalarFirst then TensorPrimitives.Subtract(s, x, d) else TensorPrimitives.Subtract(x, s, d)
+        | ZipKernel.Divide -> if scalarFirst then TensorPrimitives.Divide(s, x, d) else TensorPrimitives.Divide(x, s, d)
+        | ZipKernel.SafeMultiply -> invalidOp "zipScalar32: safe_multiply has no scalar form."
+
+    /// kernel(a[i], s) for every element (or kernel(s, a[i])), without materializing the broadcast.
     let zipScalar64 (kernel: ZipKernel) (a: float[]) (s: float) (scalarFirst: bool) : float[] =
         let dst = Pool.rent<float> a.Length false
-
-        forRanges a.Length (fun start count ->
-            let x = ReadOnlySpan<float>(a, start, count)
-            let d = Span<float>(dst, start, count)
-
-            match kernel with
-            | ZipKernel.Add -> TensorPrimitives.Add(x, s, d)
-            | ZipKernel.Multiply -> TensorPrimitives.Multiply(x, s, d)
-            | ZipKernel.Maximum -> TensorPrimitives.Max(x, s, d)
-            | ZipKernel.Minimum -> TensorPrimitives.Min(x, s, d)
-            | ZipKernel.Subtract -> if scalarFirst then TensorPrimitives.Subtract(s, x, d) else TensorPrimitives.Subtract(x, s, d)
-            | ZipKernel.Divide -> if scalarFirst then TensorPrimitives.Divide(s, x, d) else TensorPrimitives.Divide(x, s, d)
-            | ZipKernel.SafeMultiply -> invalidOp "zipScalar64: safe_multiply has no scalar form.")
-
+        forRanges a.Length (fun start count -> zipScalar64At kernel s scalarFirst a start dst start count)
         dst
 
     /// The float32 twin of <see cref="zipScalar64"/>.
     let zipScalar32 (kernel: ZipKernel) (a: float32[]) (s: float32) (scalarFirst: bool) : float32[] =
         let dst = Pool.rent<float32> a.Length false
-
-        forRanges a.Length (fun start count ->
-            let x = ReadOnlySpan<float32>(a, start, count)
-            let d = Span<float32>(dst, start, count)
-
-            match kernel with
-            | ZipKernel.Add -> TensorPrimitives.Add(x, s, d)
-            | ZipKernel.Multiply -> TensorPrimitives.Multiply(x, s, d)
-            | ZipKernel.Maximum -> TensorPrimitives.Max(x, s, d)
-            | ZipKernel.Minimum -> TensorPrimitives.Min(x, s, d)
-            | ZipKernel.Subtract -> if scalarFirst then TensorPrimitives.Subtract(s, x, d) else TensorPrimitives.Subtract(x, s, d)
-            | ZipKernel.Divide -> if scalarFirst then TensorPrimitives.Divide(s, x, d) else TensorPrimitives.Divide(x, s, d)
-            | ZipKernel.SafeMultiply -> invalidOp "zipScalar32: safe_multiply has no scalar form.")
-
+        forRanges a.Length (fun start count -> zipScalar32At kernel s scalarFirst a start dst start count)
         dst
 
     /// Sum of all elements: one partial sum per chunk of <see cref="ChunkSize"/> elements (vectorized

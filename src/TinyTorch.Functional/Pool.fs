@@ -222,6 +222,8 @@ type internal PooledStorage(array: Array) =
     let serial = Interlocked.Increment(&lastSerial)
     /// 1 once the array went back to the pool (by <see cref="Release"/> or the finalizer): given once only.
     let mutable released = 0
+    /// Set once a deferred expression may still read the array (see <see cref="Pin"/>).
+    let mutable pinned = false
     do Pool.adopt (int64 (Buffer.ByteLength array))
 
     /// The serial of the newest pooled storage made so far (any thread).
@@ -233,10 +235,18 @@ type internal PooledStorage(array: Array) =
     /// Whether the array went back to the pool already.
     member _.IsReleased = Volatile.Read(&released) = 1
 
+    /// Whether <see cref="Release"/> is refused: the array goes back only when the storage dies.
+    member _.IsPinned = Volatile.Read(&pinned)
+
+    /// Refuses any later <see cref="Release"/>: a deferred expression took a tensor of this storage as an
+    /// operand, so the array may be read after its tensors' last direct use.
+    member _.Pin() = Volatile.Write(&pinned, true)
+
     /// Gives the array back now (no finalizer later). Only for an owner that knows no tensor viewing
-    /// this storage will be read again: the array may be handed to the next renter at once.
+    /// this storage will be read again: the array may be handed to the next renter at once. Does
+    /// nothing for a pinned storage.
     member this.Release() =
-        if Interlocked.Exchange(&released, 1) = 0 then
+        if not (Volatile.Read(&pinned)) && Interlocked.Exchange(&released, 1) = 0 then
             GC.SuppressFinalize this
             Pool.noteRelease ()
             Pool.give array

@@ -263,6 +263,8 @@ module Reverse =
 
             cotangent)
 
+        // Gradients leave the pass computed (deferred elementwise ones together, in one fused pass).
+        Tensor.materialize (byKey.Values |> Seq.map (fun g -> g.Value))
         Gradients(byKey)
 
     /// Gradients of <paramref name="root"/> with respect to arbitrary nodes of its graph (leaves or
@@ -281,7 +283,9 @@ module Reverse =
 
             cotangent)
 
-        wrt |> Array.map (fun w -> match found[w] with null -> Node.constant (Tensor.zerosLike w.Value) | g -> g)
+        let result = wrt |> Array.map (fun w -> match found[w] with null -> Node.constant (Tensor.zerosLike w.Value) | g -> g)
+        Tensor.materialize (result |> Seq.map (fun g -> g.Value))
+        result
 
     /// First-order gradients of <paramref name="root"/> for the cotangent <paramref name="seed"/>.
     let gradientsFor (seed: Tensor) (root: Node) : Gradients = gradientsWith false (Node.constant seed) root

@@ -1,14 +1,29 @@
 namespace TinyTorch
 
 open System
+open System.Collections.Generic
+open System.Numerics.Tensors
 
 /// An immutable dense n-d array, row-major, rank 0 (a scalar) upward. Floating tensors (float32,
 /// float64) carry values and gradients; integer tensors (int32, int64) carry class labels and indices.
 /// <remarks>Python course: <c>Tensor</c>. PyTorch: <c>torch.Tensor</c>. Nothing mutates a tensor after construction.</remarks>
 [<Sealed; AllowNullLiteral>]
-type Tensor internal (dtype: DType, shape: Shape, data: Array, storage: TinyTorch.Functional.Storage) =
+type Tensor internal (dtype: DType, shape: Shape, data: Array, storage: TinyTorch.Functional.Storage, deferred: Deferred) =
     // A pooled array is owned by its storage, which gives it back when no tensor views it; a small
     // (unpooled) array needs no owner but the GC, so its tensors carry no storage object (null).
+    // A large elementwise result may start deferred (see Deferred): no array yet, only how to compute
+    // it; the first read of its elements computes them once. Either way its values never change.
+    [<VolatileField>]
+    let mutable data = data
+    let mutable storage = storage
+    [<VolatileField>]
+    let mutable deferred = deferred
+    /// How many deferred expressions took this tensor as an operand.
+    let mutable captures = 0
+    /// Deferred operations in this tensor's expression, counted once per occurrence (0 when computed).
+    let nodes =
+        if obj.ReferenceEquals(deferred, null) then 0
+        else deferred.Operands |> Array.sumBy (fun o -> if o.IsDeferred then o.Nodes else 0) |> (+) 1
 
     static let copy2d (values: 'T[,]) =
         let rows, cols = Array2D.length1 values, Array2D.length2 values
@@ -33,7 +48,11 @@ type Tensor internal (dtype: DType, shape: Shape, data: Array, storage: TinyTorc
         Tensor(dtype, shape, data.Clone() :?> Array)
 
     /// Takes ownership of an array (not pooled: the GC frees it).
-    internal new(dtype: DType, shape: Shape, data: Array) = Tensor(dtype, shape, data, null)
+    internal new(dtype: DType, shape: Shape, data: Array) = Tensor(dtype, shape, data, null, Unchecked.defaultof<Deferred>)
+    /// Takes ownership of an array owned by <paramref name="storage"/> (null: by no one but the GC).
+    internal new(dtype: DType, shape: Shape, data: Array, storage: TinyTorch.Functional.Storage) = Tensor(dtype, shape, data, storage, Unchecked.defaultof<Deferred>)
+    /// A tensor whose elements <paramref name="expression"/> computes when they are first read.
+    internal new(dtype: DType, shape: Shape, expression: Deferred) = Tensor(dtype, shape, null, null, expression)
     /// A float64 scalar (rank 0).
     new(value: float) = Tensor(DType.Float64, Shape.Scalar, [| value |])
     /// A float32 scalar (rank 0).
@@ -77,11 +96,45 @@ type Tensor internal (dtype: DType, shape: Shape, data: Array, storage: TinyTorc
         if TinyTorch.Functional.Pool.isPooled data.Length elementSize then Tensor(dtype, shape, data, TinyTorch.Functional.PooledStorage(data))
         else Tensor(dtype, shape, data, null)
 
-    /// The owner of the elements, shared by views (the reverse engine counts references by it).
+    /// The owner of the elements, shared by views (the reverse engine counts references by it); null
+    /// while the tensor is deferred.
     member internal _.Storage = storage
 
     /// The same elements with another shape of the same size, sharing the storage (no copy).
-    member internal _.View(newShape: Shape) = Tensor(dtype, newShape, data, storage)
+    member internal this.View(newShape: Shape) =
+        let d = this.Data
+        Tensor(dtype, newShape, d, storage)
+
+    /// The expression that will compute the elements, or null once they are computed.
+    member internal _.Deferred = deferred
+    /// Whether the elements are still to be computed.
+    member internal _.IsDeferred = not (obj.ReferenceEquals(deferred, null))
+    /// Deferred operations in this tensor's expression (0 once computed).
+    member internal _.Nodes = if obj.ReferenceEquals(deferred, null) then 0 else nodes
+    /// Counts one more expression taking this deferred tensor as an operand; returns the new count.
+    member internal _.Capture() = Threading.Interlocked.Increment(&captures)
+
+    /// Keeps the array from being given back early by an owner that knows no *tensor* reads it again
+    /// (the reverse engine): a deferred expression that took this tensor as an operand still will.
+    member internal _.Pin() =
+        match storage with
+        | :? TinyTorch.Functional.PooledStorage as p -> p.Pin()
+        | _ -> ()
+
+    /// Takes the computed elements of a deferred tensor (a rented array); false when another thread
+    /// computed them first (then the array is not used).
+    member internal this.Adopt(computed: Array) : bool =
+        lock this (fun () ->
+            if not (isNull data) then false
+            else
+                let elementSize = match computed with :? (float32[]) | :? (int[]) -> 4 | _ -> 8
+                if TinyTorch.Functional.Pool.isPooled computed.Length elementSize then
+                    let owner = TinyTorch.Functional.PooledStorage(computed)
+                    if Threading.Volatile.Read(&captures) > 0 then owner.Pin()
+                    storage <- owner
+                data <- computed
+                deferred <- Unchecked.defaultof<Deferred>
+                true)
 
     /// A tensor of the given shape and dtype with every element equal to <paramref name="value"/>.
     static member Full(shape: Shape, value: float, dtype: DType) =
@@ -107,9 +160,14 @@ type Tensor internal (dtype: DType, shape: Shape, data: Array, storage: TinyTorc
     /// A 0-d tensor of the given dtype.
     static member Scalar(value: float, dtype: DType) = Tensor.Full(Shape.Scalar, value, dtype)
 
-    member internal _.Data = data
-    member internal _.Single = data :?> float32[]
-    member internal _.Double = data :?> float[]
+    /// The elements (computed now if the tensor is deferred).
+    member internal this.Data : Array =
+        match data with
+        | null -> Fusion.Compute this
+        | d -> d
+
+    member internal this.Single = this.Data :?> float32[]
+    member internal this.Double = this.Data :?> float[]
 
     /// The dimensions.
     member _.Shape = shape
@@ -123,7 +181,9 @@ type Tensor internal (dtype: DType, shape: Shape, data: Array, storage: TinyTorc
     member _.IsFloatingPoint = (dtype = DType.Float32 || dtype = DType.Float64)
 
     /// Element <paramref name="index"/> in row-major order, widened to double.
-    member _.GetFlat(index: int) : float =
+    member this.GetFlat(index: int) : float =
+        let data = this.Data
+
         match dtype with
         | DType.Float32 -> float (data :?> float32[]).[index]
         | DType.Float64 -> (data :?> float[]).[index]
@@ -131,7 +191,9 @@ type Tensor internal (dtype: DType, shape: Shape, data: Array, storage: TinyTorc
         | _ -> float (data :?> int64[]).[index]
 
     /// Element <paramref name="index"/> in row-major order as an integer (floats truncate toward zero).
-    member _.GetInt64Flat(index: int) : int64 =
+    member this.GetInt64Flat(index: int) : int64 =
+        let data = this.Data
+
         match dtype with
         | DType.Int32 -> int64 (data :?> int[]).[index]
         | DType.Int64 -> (data :?> int64[]).[index]
@@ -147,20 +209,20 @@ type Tensor internal (dtype: DType, shape: Shape, data: Array, storage: TinyTorc
 
     /// All elements in row-major order, widened to double (a copy).
     member this.ToArray() : float[] =
-        let r = if dtype = DType.Float64 then Array.copy (data :?> float[]) else Array.init shape.Size this.GetFlat
-        GC.KeepAlive storage
+        let r = if dtype = DType.Float64 then Array.copy this.Double else Array.init shape.Size this.GetFlat
+        GC.KeepAlive this
         r
 
     /// All elements in row-major order as float32 (a copy, rounded when this tensor is float64).
     member this.ToSingleArray() : float32[] =
-        let r = if dtype = DType.Float32 then Array.copy (data :?> float32[]) else Array.init shape.Size (this.GetFlat >> float32)
-        GC.KeepAlive storage
+        let r = if dtype = DType.Float32 then Array.copy this.Single else Array.init shape.Size (this.GetFlat >> float32)
+        GC.KeepAlive this
         r
 
     /// All elements in row-major order as int64 (a copy; floats truncate toward zero).
     member this.ToInt64Array() : int64[] =
         let r = Array.init shape.Size this.GetInt64Flat
-        GC.KeepAlive storage
+        GC.KeepAlive this
         r
 
     /// The elements in nested brackets (at most 6 per row shown), e.g. <c>[[1, 2], [3, 4]]</c>,
@@ -192,6 +254,249 @@ type Tensor internal (dtype: DType, shape: Shape, data: Array, storage: TinyTorc
 
     /// <c>Tensor(</c> + <see cref="Format"/> + <c>)</c>.
     override this.ToString() = "Tensor(" + this.Format() + ")"
+
+/// An elementwise computation not run yet: the value of a deferred <see cref="Tensor"/>. Its operands
+/// are tensors of the same size and dtype, computed or deferred themselves, so deferred tensors form a
+/// small expression graph that <see cref="Fusion"/> runs in one pass over memory. Only operations whose
+/// every element is exactly rounded IEEE arithmetic are deferred, so a fused result is bit for bit the
+/// one the separate kernels give.
+and [<RequireQualifiedAccess>] internal Deferred =
+    /// Every element equal to the value (an expanded number: the gradient of a sum).
+    | Fill of value: float
+    | Map of kernel: TinyTorch.Functional.MapKernel * x: Tensor
+    | Zip of kernel: TinyTorch.Functional.ZipKernel * a: Tensor * b: Tensor
+    /// kernel(a, s), or kernel(s, a) when scalarFirst (s in the operand's dtype, held exactly as a double).
+    | ZipScalar of kernel: TinyTorch.Functional.ZipKernel * scalar: float * scalarFirst: bool * a: Tensor
+    /// g·step(x), 0 wherever g is 0 (the cotangent of relu and clamp).
+    | StepMultiply of threshold: float * atThreshold: float * g: Tensor * x: Tensor
+
+    /// The tensors this expression reads.
+    member this.Operands: Tensor[] =
+        match this with
+        | Fill _ -> [||]
+        | Map(_, x) -> [| x |]
+        | Zip(_, a, b) -> [| a; b |]
+        | ZipScalar(_, _, _, a) -> [| a |]
+        | StepMultiply(_, _, g, x) -> [| g; x |]
+
+/// Defers elementwise results of large tensors and computes them fused. The deferred tensors a
+/// result depends on become one kernel (see Fused.fs): a struct type per expression, compiled once by
+/// the JIT into a single loop, so each element of the computed operands is read once and each result
+/// written once (sum(relu(a·b + c)) reads a, b and c and writes nothing; its three gradients are one
+/// pass that reads a, b, c and writes the three). Every fused op is exactly rounded and computed with
+/// the vector operation its own kernel uses, and sums keep the fixed chunks of <c>Kernels.sum32</c> /
+/// <c>sum64</c>: results never depend on fusion, or on the thread count.
+and [<AbstractClass; Sealed>] internal Fusion =
+    /// Kernels by output type (one per expression shape met so far), as Action<FusedCursor<'T>, int, int>.
+    static member val private Kernels = Collections.Concurrent.ConcurrentDictionary<Type, obj>()
+
+    /// Deferred results smaller than this are computed at once: an elementwise pass over data that fits
+    /// in the L2 cache costs little, and per-op overhead matters more there.
+    static member Threshold = 131072
+
+    /// Most deferred operations in one expression, counted per occurrence (each is computed once per use).
+    static member private MaxNodes = 16
+
+    /// Most expressions one deferred tensor may feed before it is computed (each consumer computed on
+    /// its own recomputes it).
+    static member private MaxCaptures = 3
+
+    /// Most results computed by one fused kernel (more are computed in further kernels).
+    static member private MaxOutputs = 4
+
+    /// Whether large elementwise results are deferred (on by default; tests compare both ways).
+    static member val Enabled = true with get, set
+
+    /// Whether an elementwise result of this many elements should be deferred.
+    static member DefersSize(size: int) = Fusion.Enabled && size >= Fusion.Threshold
+
+    /// Whether an elementwise result of this tensor's size and dtype should be deferred.
+    static member Defers(x: Tensor) = x.IsFloatingPoint && Fusion.DefersSize x.Size
+
+    /// Whether the map is exactly rounded (so computing it fused gives the same bits).
+    static member IsExact(kernel: TinyTorch.Functional.MapKernel) =
+        match kernel with
+        | TinyTorch.Functional.MapKernel.Negate
+        | TinyTorch.Functional.MapKernel.Relu
+        | TinyTorch.Functional.MapKernel.ClampMin _
+        | TinyTorch.Functional.MapKernel.ClampMax _
+        | TinyTorch.Functional.MapKernel.Step _
+        | TinyTorch.Functional.MapKernel.StepBelow _
+        | TinyTorch.Functional.MapKernel.Abs
+        | TinyTorch.Functional.MapKernel.Sqrt
+        | TinyTorch.Functional.MapKernel.Sign -> true
+        | _ -> false
+
+    /// A deferred tensor for <paramref name="expression"/>. Operands that would make the expression too
+    /// large, or that feed too many expressions already, are computed first; computed operands are
+    /// pinned (their arrays must outlive their tensors' last direct use).
+    static member Defer(dtype: DType, shape: Shape, expression: Deferred) : Tensor =
+        let operands = expression.Operands
+        let mutable total = 1
+
+        for o in operands do
+            total <- total + o.Nodes
+
+        for o in operands do
+            if o.IsDeferred && (total > Fusion.MaxNodes || o.Capture() > Fusion.MaxCaptures) then o.Data |> ignore
+            if not o.IsDeferred then o.Pin()
+
+        Tensor(dtype, shape, expression)
+
+    /// The fused op (generic definition) of a zip kernel.
+    static member private ZipOp(kernel: TinyTorch.Functional.ZipKernel) : Type =
+        match kernel with
+        | TinyTorch.Functional.ZipKernel.Add -> typedefof<TinyTorch.Functional.AddOp<float32>>
+        | TinyTorch.Functional.ZipKernel.Subtract -> typedefof<TinyTorch.Functional.SubtractOp<float32>>
+        | TinyTorch.Functional.ZipKernel.Multiply -> typedefof<TinyTorch.Functional.MultiplyOp<float32>>
+        | TinyTorch.Functional.ZipKernel.Divide -> typedefof<TinyTorch.Functional.DivideOp<float32>>
+        | TinyTorch.Functional.ZipKernel.Maximum -> typedefof<TinyTorch.Functional.MaximumOp<float32>>
+        | TinyTorch.Functional.ZipKernel.Minimum -> typedefof<TinyTorch.Functional.MinimumOp<float32>>
+        | TinyTorch.Functional.ZipKernel.SafeMultiply -> typedefof<TinyTorch.Functional.SafeMultiplyOp<float32>>
+
+    /// The kernel node type of x's expression, a tree (an operand used twice appears twice), adding what
+    /// its nodes bind to the lists in the order they bind it (see FusedCursor).
+    static member private NodeType<'T when 'T: unmanaged and 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType>
+        (x: Tensor, number: float -> 'T, arrays: List<'T[]>, scalars: List<'T>) : Type =
+        let t = typeof<'T>
+        let nodeType (y: Tensor) = Fusion.NodeType<'T>(y, number, arrays, scalars)
+        let fill (value: float) = fun () -> scalars.Add(number value); typedefof<TinyTorch.Functional.Fill<float32>>.MakeGenericType t
+        let operand (y: Tensor) = fun () -> nodeType y
+        let unary (op: Type) (a: unit -> Type) = typedefof<TinyTorch.Functional.Unary<float32, TinyTorch.Functional.NegateOp<float32>, TinyTorch.Functional.Leaf<float32>>>.MakeGenericType(t, op.MakeGenericType t, a ())
+
+        let binary (op: Type) (a: unit -> Type) (b: unit -> Type) =
+            let ta = a ()
+            typedefof<TinyTorch.Functional.Binary<float32, TinyTorch.Functional.AddOp<float32>, TinyTorch.Functional.Leaf<float32>, TinyTorch.Functional.Leaf<float32>>>.MakeGenericType(t, op.MakeGenericType t, ta, b ())
+
+        match x.Deferred with
+        | e when obj.ReferenceEquals(e, null) ->
+            arrays.Add(x.Data :?> 'T[])
+            typedefof<TinyTorch.Functional.Leaf<float32>>.MakeGenericType t
+        | Deferred.Fill v -> fill v ()
+        | Deferred.Map(kernel, a) ->
+            match kernel with
+            | TinyTorch.Functional.MapKernel.Negate -> unary typedefof<TinyTorch.Functional.NegateOp<float32>> (operand a)
+            | TinyTorch.Functional.MapKernel.Abs -> unary typedefof<TinyTorch.Functional.AbsOp<float32>> (operand a)
+            | TinyTorch.Functional.MapKernel.Sqrt -> unary typedefof<TinyTorch.Functional.SqrtOp<float32>> (operand a)
+            | TinyTorch.Functional.MapKernel.Sign -> unary typedefof<TinyTorch.Functional.SignOp<float32>> (operand a)
+            | TinyTorch.Functional.MapKernel.Step(threshold, at) ->
+                scalars.Add(number threshold)
+                scalars.Add(number at)
+                unary typedefof<TinyTorch.Functional.StepOp<float32>> (operand a)
+            | TinyTorch.Functional.MapKernel.StepBelow(threshold, at) ->
+                scalars.Add(number threshold)
+                scalars.Add(number at)
+                unary typedefof<TinyTorch.Functional.StepBelowOp<float32>> (operand a)
+            // relu and the clamps are TensorPrimitives.Max/Min against a number.
+            | TinyTorch.Functional.MapKernel.Relu -> binary typedefof<TinyTorch.Functional.MaximumOp<float32>> (operand a) (fill 0.0)
+            | TinyTorch.Functional.MapKernel.ClampMin lower -> binary typedefof<TinyTorch.Functional.MaximumOp<float32>> (operand a) (fill lower)
+            | TinyTorch.Functional.MapKernel.ClampMax upper -> binary typedefof<TinyTorch.Functional.MinimumOp<float32>> (operand a) (fill upper)
+            | k -> invalidOp (sprintf "fusion: %A is not deferred." k)
+        | Deferred.Zip(kernel, a, b) -> binary (Fusion.ZipOp kernel) (operand a) (operand b)
+        | Deferred.ZipScalar(kernel, s, scalarFirst, a) ->
+            if scalarFirst then binary (Fusion.ZipOp kernel) (fill s) (operand a) else binary (Fusion.ZipOp kernel) (operand a) (fill s)
+        | Deferred.StepMultiply(threshold, at, g, y) ->
+            scalars.Add(number threshold)
+            scalars.Add(number at)
+            let tg = nodeType g
+            typedefof<TinyTorch.Functional.Binary<float32, TinyTorch.Functional.AddOp<float32>, TinyTorch.Functional.Leaf<float32>, TinyTorch.Functional.Leaf<float32>>>.MakeGenericType(t, typedefof<TinyTorch.Functional.StepMultiplyOp<float32>>.MakeGenericType t, tg, nodeType y)
+
+    /// Runs the expressions of <paramref name="roots"/> (one dtype and size) in one fused kernel: root i
+    /// into dests[i], or, with <paramref name="partials"/>, the single root into a per-thread chunk
+    /// buffer whose <paramref name="sum"/> goes to partials[chunk].
+    static member private Run<'T when 'T: unmanaged and 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType>
+        (roots: Tensor[], dests: 'T[][], partials: 'T[], number: float -> 'T, sum: 'T[] -> int -> int -> 'T) : unit =
+        let arrays, scalars = List<'T[]>(), List<'T>()
+        let nodes = roots |> Array.map (fun r -> Fusion.NodeType<'T>(r, number, arrays, scalars))
+        let t = typeof<'T>
+        let mutable outputs = typedefof<TinyTorch.Functional.NoOutputs<float32>>.MakeGenericType t
+
+        for i in nodes.Length - 1 .. -1 .. 0 do
+            outputs <- typedefof<TinyTorch.Functional.Output<float32, TinyTorch.Functional.Leaf<float32>, TinyTorch.Functional.NoOutputs<float32>>>.MakeGenericType(t, nodes[i], outputs)
+
+        let kernel =
+            Fusion.Kernels.GetOrAdd(outputs, fun o ->
+                typedefof<TinyTorch.Functional.FusedLoop<float32, TinyTorch.Functional.NoOutputs<float32>>>.MakeGenericType(t, o).GetMethod("Run", Reflection.BindingFlags.Static ||| Reflection.BindingFlags.Public ||| Reflection.BindingFlags.NonPublic).CreateDelegate(typeof<Action<TinyTorch.Functional.FusedCursor<'T>, int, int>>) |> box)
+            :?> Action<TinyTorch.Functional.FusedCursor<'T>, int, int>
+
+        let arrays, scalars = arrays.ToArray(), scalars.ToArray()
+        let w = Runtime.Intrinsics.Vector512<'T>.Count
+
+        TinyTorch.Functional.Kernels.forRanges roots[0].Size (fun start count ->
+            if isNull partials then
+                kernel.Invoke(TinyTorch.Functional.FusedCursor<'T>(arrays, scalars, dests |> Array.map (fun d -> struct (d, 0))), start, count)
+            else
+                // The chunk's values go to buffer[w ..]: the kernel's last vector may start up to w elements early.
+                let buffer = ChunkBuffer<'T>.Get(TinyTorch.Functional.Kernels.ChunkSize + w)
+                kernel.Invoke(TinyTorch.Functional.FusedCursor<'T>(arrays, scalars, [| struct (buffer, w - start) |]), start, count)
+                partials[start / TinyTorch.Functional.Kernels.ChunkSize] <- sum buffer w count)
+
+        // The computed operands' arrays were read above: their tensors (in the expressions) live until here.
+        GC.KeepAlive roots
+
+    /// Runs roots of one dtype and size into new arrays, at most MaxOutputs per kernel.
+    static member private RunInto(roots: Tensor[]) : Array[] =
+        let size = roots[0].Size
+
+        if roots[0].DType = DType.Float32 then
+            let dests = roots |> Array.map (fun _ -> TinyTorch.Functional.Pool.rent<float32> size false)
+            for batch in Array.chunkBySize Fusion.MaxOutputs (Array.zip roots dests) do
+                Fusion.Run<float32>(Array.map fst batch, Array.map snd batch, null, float32, fun _ _ _ -> 0.0f)
+            dests |> Array.map (fun d -> d :> Array)
+        else
+            let dests = roots |> Array.map (fun _ -> TinyTorch.Functional.Pool.rent<float> size false)
+            for batch in Array.chunkBySize Fusion.MaxOutputs (Array.zip roots dests) do
+                Fusion.Run<float>(Array.map fst batch, Array.map snd batch, null, id, fun _ _ _ -> 0.0)
+            dests |> Array.map (fun d -> d :> Array)
+
+    /// Computes a deferred tensor (at most once: concurrent readers wait) and returns its array.
+    static member Compute(x: Tensor) : Array =
+        lock x (fun () ->
+            if x.IsDeferred then x.Adopt (Fusion.RunInto [| x |]).[0] |> ignore
+            x.Data)
+
+    /// Computes deferred tensors together: results of one dtype and size in one pass (up to
+    /// MaxOutputs at a time), reading each operand once.
+    static member ComputeAll(tensors: Tensor seq) : unit =
+        for group in tensors |> Seq.filter (fun t -> not (isNull t) && t.IsDeferred) |> Seq.distinct |> Seq.groupBy (fun t -> struct (t.DType, t.Size)) do
+            let roots = Seq.toArray (snd group)
+            if roots.Length = 1 then Fusion.Compute roots[0] |> ignore
+            else
+                let dests = Fusion.RunInto roots
+                for i in 0 .. roots.Length - 1 do
+                    roots[i].Adopt dests[i] |> ignore
+
+    /// The sum of a deferred float tensor's elements, bit for bit <c>Kernels.sum32</c>/<c>sum64</c> of its
+    /// computed array (the same chunks, each summed by TensorPrimitives), without writing that array.
+    static member Sum(x: Tensor) : float =
+        let chunks = TinyTorch.Functional.Parallel.chunkCount x.Size TinyTorch.Functional.Kernels.ChunkSize
+
+        if x.DType = DType.Float32 then
+            let partials = Array.zeroCreate<float32> chunks
+            Fusion.Run<float32>([| x |], null, partials, float32, fun b at count -> TensorPrimitives.Sum(ReadOnlySpan<float32>(b, at, count)))
+            if chunks = 1 then float partials[0]
+            else
+                let mutable total = 0.0f
+                for p in partials do total <- total + p
+                float total
+        else
+            let partials = Array.zeroCreate<float> chunks
+            Fusion.Run<float>([| x |], null, partials, id, fun b at count -> TensorPrimitives.Sum(ReadOnlySpan<float>(b, at, count)))
+            if chunks = 1 then partials[0]
+            else
+                let mutable total = 0.0
+                for p in partials do total <- total + p
+                total
+
+/// A per-thread buffer for one chunk of a summed fused result.
+and [<AbstractClass; Sealed>] internal ChunkBuffer<'T> =
+    [<ThreadStatic; DefaultValue>]
+    static val mutable private buffer: 'T[]
+
+    /// This thread's buffer, at least <paramref name="length"/> long.
+    static member Get(length: int) : 'T[] =
+        if isNull ChunkBuffer<'T>.buffer || ChunkBuffer<'T>.buffer.Length < length then ChunkBuffer<'T>.buffer <- Array.zeroCreate length
+        ChunkBuffer<'T>.buffer
 
 /// Tensor-level functions: the kernels with dtype dispatch, broadcasting and promotion.
 /// These compute values only; <c>TinyTorch.Functional.Node</c> records them for differentiation.
@@ -233,21 +538,30 @@ module Tensor =
         GC.KeepAlive x
         Tensor.Rented(x.DType, shape, data)
 
+    // The elementwise kernels below defer large float results that are exactly rounded (Fusion), so
+    // a chain of them runs as one fused pass when its result is read.
+
     let internal map (kernel: MapKernel) (x: Tensor) : Tensor =
-        let data: Array = if x.DType = DType.Float32 then Kernels.map32 kernel x.Single else Kernels.map64 kernel x.Double
-        GC.KeepAlive x
-        Tensor.Rented(x.DType, x.Shape, data)
+        if Fusion.Defers x && Fusion.IsExact kernel then Fusion.Defer(x.DType, x.Shape, Deferred.Map(kernel, x))
+        else
+            let data: Array = if x.DType = DType.Float32 then Kernels.map32 kernel x.Single else Kernels.map64 kernel x.Double
+            GC.KeepAlive x
+            Tensor.Rented(x.DType, x.Shape, data)
 
     /// Elementwise kernel on two tensors of identical shape and dtype.
     let internal zipSame (kernel: ZipKernel) (a: Tensor) (b: Tensor) : Tensor =
-        let data: Array = if a.DType = DType.Float32 then Kernels.zip32 kernel a.Single b.Single else Kernels.zip64 kernel a.Double b.Double
-        GC.KeepAlive a
-        GC.KeepAlive b
-        Tensor.Rented(a.DType, a.Shape, data)
+        if Fusion.Defers a then Fusion.Defer(a.DType, a.Shape, Deferred.Zip(kernel, a, b))
+        else
+            let data: Array = if a.DType = DType.Float32 then Kernels.zip32 kernel a.Single b.Single else Kernels.zip64 kernel a.Double b.Double
+            GC.KeepAlive a
+            GC.KeepAlive b
+            Tensor.Rented(a.DType, a.Shape, data)
 
     /// g·step(x) elementwise, 0 wherever g is 0 (g and x of one shape and dtype): the cotangent of
     /// relu and clamp in one pass.
     let internal stepMultiply (threshold: float) (atThreshold: float) (g: Tensor) (x: Tensor) : Tensor =
+      if Fusion.Defers g then Fusion.Defer(g.DType, g.Shape, Deferred.StepMultiply(threshold, atThreshold, g, x))
+      else
         let data: Array =
             if g.DType = DType.Float32 then Kernels.stepMultiply32 threshold atThreshold g.Single x.Single
             else Kernels.stepMultiply64 threshold atThreshold g.Double x.Double
@@ -284,6 +598,8 @@ module Tensor =
         if x.Shape.Equals shape then x
         elif not (Shape.broadcastsTo x.Shape shape) then
             raise (ShapeMismatchException("expand", x.Shape, shape, -1, sprintf "expand: shape %O cannot be broadcast to %O: it needs the same or a lower rank, and each of its trailing sizes must equal the target's or be 1." x.Shape shape))
+        elif x.Size = 1 && x.IsFloatingPoint && Fusion.DefersSize shape.Size then
+            Fusion.Defer(x.DType, shape, Deferred.Fill(x.GetFlat 0))
         else
             applyGeneric { new ArrayFunction with member _.Apply d = Kernels.expand d x.Shape.Dims shape.Dims } shape x
 
@@ -422,6 +738,9 @@ module Tensor =
 
     /// The sum of all elements as a 0-d tensor of the same dtype. Python course: <c>sum_all</c>.
     let sumAll (x: Tensor) : Tensor =
+      if x.IsDeferred then
+        if x.DType = DType.Float32 then Tensor.Wrap(Shape.Scalar, [| float32 (Fusion.Sum x) |]) else Tensor.Wrap(Shape.Scalar, [| Fusion.Sum x |])
+      else
         let result = if x.DType = DType.Float32 then Tensor.Wrap(Shape.Scalar, [| Kernels.sum32 x.Single |]) else Tensor.Wrap(Shape.Scalar, [| Kernels.sum64 x.Double |])
         GC.KeepAlive x
         result
@@ -434,6 +753,8 @@ module Tensor =
 
         // One operand a single number (x * 2.0, lr · grad): no broadcast copy of it.
         let withScalar (x: Tensor) (s: Tensor) (scalarFirst: bool) =
+          if Fusion.Defers x then Fusion.Defer(dtype, shape, Deferred.ZipScalar(kernel, s.GetFlat 0, scalarFirst, x))
+          else
             let data: Array =
                 if dtype = DType.Float32 then Kernels.zipScalar32 kernel x.Single s.Single[0] scalarFirst
                 else Kernels.zipScalar64 kernel x.Double s.Double[0] scalarFirst
@@ -472,6 +793,10 @@ module Tensor =
             z = 0.0 && (Double.IsNegative z || not (g.Item() = 0.0 && Double.IsNegative(g.Item()))))
     /// Ones with the shape and dtype of <paramref name="like"/>.
     let onesLike (like: Tensor) = Tensor.Ones(like.Shape, like.DType)
+
+    /// Computes the deferred ones among <paramref name="tensors"/> now, together (operations they share
+    /// computed once): for results a caller hands on, such as the gradients a backward pass leaves.
+    let materialize (tensors: Tensor seq) : unit = Fusion.ComputeAll(notNull "tensors" tensors)
 
     /// Euclidean norm of all elements of all tensors together, in float64, without overflow or
     /// underflow: the largest magnitude is factored out before squaring. NaN if any element is

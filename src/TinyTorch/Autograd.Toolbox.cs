@@ -228,6 +228,8 @@ public static partial class Autograd
             }
             results[j] = Variable.FromNode(wanted[keys[j]] ?? NodeModule.constant(TensorModule.zerosLike(inputs[j].Data)));
         }
+        // The gradients leave Grad computed (deferred elementwise ones together, in one fused pass).
+        TensorModule.materialize(results.Where(r => r is not null).Select(r => r!.Data));
         return results;
     }
 

@@ -247,6 +247,8 @@ public sealed partial class Variable
         {
             updates[k++] = (v, v.AccumulatedGrad(g, createGraph));
         }
+        // The gradients leave Backward computed (deferred elementwise ones together, in one fused pass).
+        TensorModule.materialize(updates.Select(u => u.Grad.Data));
         foreach (var (v, grad) in updates)
         {
             v.Grad = grad;
