@@ -36,10 +36,11 @@ type internal FusedCursor<'T>(arrays: 'T[][], scalars: 'T[], outputs: struct ('T
         outputs[nextOutput - 1]
 
 /// A node of a fused expression: <c>Bind</c> builds it from the cursor (called on a default value),
-/// <c>Load i</c> computes elements i .. i + w − 1.
+/// <c>Load(i, shared)</c> computes elements i .. i + w − 1, given those of the kernel's shared
+/// subexpression (see FusedLoop).
 type internal IFusedNode<'T, 'Self when 'T: unmanaged and 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType> =
     abstract Bind: FusedCursor<'T> -> 'Self
-    abstract Load: int -> Vector512<'T>
+    abstract Load: int * Vector512<'T> -> Vector512<'T>
 
 /// An elementwise function of one vector, with its parameters.
 type internal IFusedMap<'T, 'Self when 'T: unmanaged and 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType> =
@@ -54,7 +55,7 @@ type internal IFusedZip<'T, 'Self when 'T: unmanaged and 'T: struct and 'T: (new
 /// The outputs of a fused kernel: each stores its expression's elements i .. i + w − 1.
 type internal IFusedOutputs<'T, 'Self when 'T: unmanaged and 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType> =
     abstract Bind: FusedCursor<'T> -> 'Self
-    abstract Store: int -> unit
+    abstract Store: int * Vector512<'T> -> unit
 
 /// A computed operand.
 [<Struct; NoEquality; NoComparison>]
@@ -67,7 +68,7 @@ type internal Leaf<'T when 'T: unmanaged and 'T: struct and 'T: (new: unit -> 'T
         member _.Bind cursor = Leaf<'T>(cursor.NextArray())
 
         [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
-        member this.Load i = Vector512.LoadUnsafe(&MemoryMarshal.GetArrayDataReference this.Array, unativeint i)
+        member this.Load(i, _) = Vector512.LoadUnsafe(&MemoryMarshal.GetArrayDataReference this.Array, unativeint i)
 
 /// Every element the same number.
 [<Struct; NoEquality; NoComparison>]
@@ -80,7 +81,16 @@ type internal Fill<'T when 'T: unmanaged and 'T: struct and 'T: (new: unit -> 'T
         member _.Bind cursor = Fill<'T>(Vector512.Create(cursor.NextScalar()))
 
         [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
-        member this.Load _ = this.Value
+        member this.Load(_, _) = this.Value
+
+/// The kernel's shared subexpression (computed once per step by FusedLoop, used by several outputs).
+[<Struct; NoEquality; NoComparison>]
+type internal Shared<'T when 'T: unmanaged and 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType> =
+    interface IFusedNode<'T, Shared<'T>> with
+        member _.Bind _ = Shared<'T>()
+
+        [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
+        member _.Load(_, shared) = shared
 
 [<Struct; NoEquality; NoComparison>]
 type internal Unary<'T, 'Op, 'X
@@ -97,7 +107,7 @@ type internal Unary<'T, 'Op, 'X
             Unary<'T, 'Op, 'X>(op, Unchecked.defaultof<'X>.Bind cursor)
 
         [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
-        member this.Load i = this.Op.Apply(this.X.Load i)
+        member this.Load(i, shared) = this.Op.Apply(this.X.Load(i, shared))
 
 [<Struct; NoEquality; NoComparison>]
 type internal Binary<'T, 'Op, 'A, 'B
@@ -116,7 +126,7 @@ type internal Binary<'T, 'Op, 'A, 'B
             Binary<'T, 'Op, 'A, 'B>(op, a, Unchecked.defaultof<'B>.Bind cursor)
 
         [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
-        member this.Load i = this.Op.Apply(this.A.Load i, this.B.Load i)
+        member this.Load(i, shared) = this.Op.Apply(this.A.Load(i, shared), this.B.Load(i, shared))
 
 // The ops. Each is the vector operation its whole-array kernel uses (TensorPrimitives' Negate, Abs,
 // Sqrt, Add, …, Max, Min are these same operations, NaN payloads and signed zeros included).
@@ -263,7 +273,7 @@ type internal NoOutputs<'T when 'T: unmanaged and 'T: struct and 'T: (new: unit 
     interface IFusedOutputs<'T, NoOutputs<'T>> with
         member _.Bind _ = NoOutputs<'T>()
         [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
-        member _.Store _ = ()
+        member _.Store(_, _) = ()
 
 /// An output: its expression's elements go to Array from Offset, then the other outputs store theirs.
 [<Struct; NoEquality; NoComparison>]
@@ -284,25 +294,27 @@ type internal Output<'T, 'E, 'Rest
             Output<'T, 'E, 'Rest>(array, offset, e, Unchecked.defaultof<'Rest>.Bind cursor)
 
         [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
-        member this.Store i =
-            Vector512.StoreUnsafe(this.E.Load i, &MemoryMarshal.GetArrayDataReference this.Array, unativeint (this.Offset + i))
-            this.Rest.Store i
+        member this.Store(i, shared) =
+            Vector512.StoreUnsafe(this.E.Load(i, shared), &MemoryMarshal.GetArrayDataReference this.Array, unativeint (this.Offset + i))
+            this.Rest.Store(i, shared)
 
-/// The loop of one fused kernel type: outputs over elements start .. start + count − 1, w at a time,
-/// the last vector overlapping the one before (its elements get the same values again). The range
-/// must lie at least w elements into the arrays (callers fuse only large tensors).
+/// The loop of one fused kernel type: the shared subexpression 'S (computed once per step, read by the
+/// outputs' Shared nodes), then the outputs, over elements start .. start + count − 1, w at a time, the
+/// last vector overlapping the one before (its elements get the same values again). The range must lie
+/// at least w elements into the arrays (callers fuse only large tensors).
 [<AbstractClass; Sealed>]
-type internal FusedLoop<'T, 'O
+type internal FusedLoop<'T, 'S, 'O
     when 'T: unmanaged and 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType
-    and 'O: struct and 'O :> IFusedOutputs<'T, 'O>> =
+    and 'S: struct and 'S :> IFusedNode<'T, 'S> and 'O: struct and 'O :> IFusedOutputs<'T, 'O>> =
     static member Run(cursor: FusedCursor<'T>, start: int, count: int) : unit =
+        let shared = Unchecked.defaultof<'S>.Bind cursor
         let outputs = Unchecked.defaultof<'O>.Bind cursor
         let w = Vector512<'T>.Count
         let stop = start + count
         let mutable i = start
 
         while i <= stop - w do
-            outputs.Store i
+            outputs.Store(i, shared.Load(i, Vector512<'T>.Zero))
             i <- i + w
 
-        if i < stop then outputs.Store(stop - w)
+        if i < stop then outputs.Store(stop - w, shared.Load(stop - w, Vector512<'T>.Zero))

@@ -287,7 +287,7 @@ and [<RequireQualifiedAccess>] internal Deferred =
 /// the vector operation its own kernel uses, and sums keep the fixed chunks of <c>Kernels.sum32</c> /
 /// <c>sum64</c>: results never depend on fusion, or on the thread count.
 and [<AbstractClass; Sealed>] internal Fusion =
-    /// Kernels by output type (one per expression shape met so far), as Action<FusedCursor<'T>, int, int>.
+    /// Kernels by loop type (one per expression shape met so far), as Action<FusedCursor<'T>, int, int>.
     static member val private Kernels = Collections.Concurrent.ConcurrentDictionary<Type, obj>()
 
     /// Deferred results smaller than this are computed at once: an elementwise pass over data that fits
@@ -357,9 +357,9 @@ and [<AbstractClass; Sealed>] internal Fusion =
     /// The kernel node type of x's expression, a tree (an operand used twice appears twice), adding what
     /// its nodes bind to the lists in the order they bind it (see FusedCursor).
     static member private NodeType<'T when 'T: unmanaged and 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType>
-        (x: Tensor, number: float -> 'T, arrays: List<'T[]>, scalars: List<'T>) : Type =
+        (x: Tensor, shared: Tensor, number: float -> 'T, arrays: List<'T[]>, scalars: List<'T>) : Type =
         let t = typeof<'T>
-        let nodeType (y: Tensor) = Fusion.NodeType<'T>(y, number, arrays, scalars)
+        let nodeType (y: Tensor) = Fusion.NodeType<'T>(y, shared, number, arrays, scalars)
         let fill (value: float) = fun () -> scalars.Add(number value); typedefof<TinyTorch.Functional.Fill<float32>>.MakeGenericType t
         let operand (y: Tensor) = fun () -> nodeType y
         let unary (op: Type) (a: unit -> Type) = typedefof<TinyTorch.Functional.Unary<float32, TinyTorch.Functional.NegateOp<float32>, TinyTorch.Functional.Leaf<float32>>>.MakeGenericType(t, op.MakeGenericType t, a ())
@@ -369,6 +369,7 @@ and [<AbstractClass; Sealed>] internal Fusion =
             typedefof<TinyTorch.Functional.Binary<float32, TinyTorch.Functional.AddOp<float32>, TinyTorch.Functional.Leaf<float32>, TinyTorch.Functional.Leaf<float32>>>.MakeGenericType(t, op.MakeGenericType t, ta, b ())
 
         match x.Deferred with
+        | _ when obj.ReferenceEquals(x, shared) -> typedefof<TinyTorch.Functional.Shared<float32>>.MakeGenericType t
         | e when obj.ReferenceEquals(e, null) ->
             arrays.Add(x.Data :?> 'T[])
             typedefof<TinyTorch.Functional.Leaf<float32>>.MakeGenericType t
@@ -407,16 +408,39 @@ and [<AbstractClass; Sealed>] internal Fusion =
     static member private Run<'T when 'T: unmanaged and 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType>
         (roots: Tensor[], dests: 'T[][], partials: 'T[], number: float -> 'T, sum: 'T[] -> int -> int -> 'T) : unit =
         let arrays, scalars = List<'T[]>(), List<'T>()
-        let nodes = roots |> Array.map (fun r -> Fusion.NodeType<'T>(r, number, arrays, scalars))
         let t = typeof<'T>
+        // The deferred tensor that the roots' expression trees use most often (twice at least; the
+        // largest on a tie) is computed once per step and shared: the gradients of one expression
+        // usually all read its cotangent.
+        let uses = Dictionary<Tensor, int>(HashIdentity.Reference)
+
+        let rec count (x: Tensor) =
+            if x.IsDeferred then
+                uses[x] <- (match uses.TryGetValue x with | true, k -> k + 1 | _ -> 1)
+                for o in x.Deferred.Operands do count o
+
+        for r in roots do count r
+
+        let shared =
+            uses |> Seq.filter (fun kv -> kv.Value >= 2) |> Seq.sortByDescending (fun kv -> struct (kv.Key.Nodes, kv.Value)) |> Seq.tryHead
+            |> Option.map (fun kv -> kv.Key) |> Option.toObj
+
+        // Bind order: the shared expression, then each output's array and expression.
+        let sharedType =
+            if isNull shared then typedefof<TinyTorch.Functional.Shared<float32>>.MakeGenericType t
+            else Fusion.NodeType<'T>(shared, null, number, arrays, scalars)
+
+        let nodes = roots |> Array.map (fun r -> Fusion.NodeType<'T>(r, shared, number, arrays, scalars))
         let mutable outputs = typedefof<TinyTorch.Functional.NoOutputs<float32>>.MakeGenericType t
 
         for i in nodes.Length - 1 .. -1 .. 0 do
             outputs <- typedefof<TinyTorch.Functional.Output<float32, TinyTorch.Functional.Leaf<float32>, TinyTorch.Functional.NoOutputs<float32>>>.MakeGenericType(t, nodes[i], outputs)
 
+        let loop = typedefof<TinyTorch.Functional.FusedLoop<float32, TinyTorch.Functional.Shared<float32>, TinyTorch.Functional.NoOutputs<float32>>>.MakeGenericType(t, sharedType, outputs)
+
         let kernel =
-            Fusion.Kernels.GetOrAdd(outputs, fun o ->
-                typedefof<TinyTorch.Functional.FusedLoop<float32, TinyTorch.Functional.NoOutputs<float32>>>.MakeGenericType(t, o).GetMethod("Run", Reflection.BindingFlags.Static ||| Reflection.BindingFlags.Public ||| Reflection.BindingFlags.NonPublic).CreateDelegate(typeof<Action<TinyTorch.Functional.FusedCursor<'T>, int, int>>) |> box)
+            Fusion.Kernels.GetOrAdd(loop, fun l ->
+                l.GetMethod("Run", Reflection.BindingFlags.Static ||| Reflection.BindingFlags.Public ||| Reflection.BindingFlags.NonPublic).CreateDelegate(typeof<Action<TinyTorch.Functional.FusedCursor<'T>, int, int>>) |> box)
             :?> Action<TinyTorch.Functional.FusedCursor<'T>, int, int>
 
         let arrays, scalars = arrays.ToArray(), scalars.ToArray()
