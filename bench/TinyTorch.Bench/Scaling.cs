@@ -64,39 +64,51 @@ internal static class Scaling
         Emit(md, "| nodes | forward ns/node | backward ns/node, median | backward ns/node, fastest |");
         Emit(md, "| ---: | ---: | ---: | ---: |");
         var xs = new List<double>(); var fwdYs = new List<double>(); var bwdYs = new List<double>(); var bwdMins = new List<double>();
-        // Warm-up for at least one second (tiered compilation), on a chain of 10⁴ nodes.
+        // Warm-up for at least one second (tiered compilation), on a chain of 10⁴ nodes, through the same method the
+        // timed passes call.
         for (long warmEnd = Stopwatch.GetTimestamp() + Stopwatch.Frequency; Stopwatch.GetTimestamp() < warmEnd;)
         {
-            var y = new Variable(1.0);
-            for (int i = 0; i < 5_000; i++) y = y * 1.0000001 + 0.0;
-            y.Backward();
+            BuildChain(new Variable(1.0), 5_000).Backward();
         }
-        foreach (int nodes in new[] { 1_000, 10_000, 100_000, 1_000_000 })
+        // The sizes take turns, one pass each per round (the large ones in fewer rounds), so that a slow spell of this
+        // shared machine — seen here as tens of milliseconds at 10-15x the usual cost per node, with the GC or page
+        // faults not to blame — falls on every size alike instead of on whichever size was being timed.
+        int[] sizes = [1_000, 10_000, 100_000, 1_000_000];
+        int Reps(int nodes) => quick ? 2 : nodes >= 1_000_000 ? 5 : nodes >= 100_000 ? 9 : 15;
+        var fwd = sizes.ToDictionary(n => n, _ => new List<double>());
+        var bwd = sizes.ToDictionary(n => n, _ => new List<double>());
+        for (int round = 0; round < Reps(sizes[0]); round++)
         {
-            int reps = quick ? 2 : nodes >= 1_000_000 ? 5 : nodes >= 100_000 ? 9 : 15;
-            var fwd = new List<double>(); var bwd = new List<double>();
-            for (int r = 0; r < reps + 1; r++)
+            foreach (int nodes in sizes)
             {
+                if (round >= Reps(nodes)) continue;
                 var x = new Variable(1.0);
                 long t0 = Stopwatch.GetTimestamp();
-                var y = x;
-                for (int i = 0; i < nodes / 2; i++) y = y * 1.0000001 + 0.0;
+                var y = BuildChain(x, nodes / 2);
                 long t1 = Stopwatch.GetTimestamp();
                 y.Backward();
                 long t2 = Stopwatch.GetTimestamp();
-                if (r > 0)
-                {
-                    fwd.Add((t1 - t0) / (double)Stopwatch.Frequency / nodes);
-                    bwd.Add((t2 - t1) / (double)Stopwatch.Frequency / nodes);
-                }
+                fwd[nodes].Add((t1 - t0) / (double)Stopwatch.Frequency / nodes);
+                bwd[nodes].Add((t2 - t1) / (double)Stopwatch.Frequency / nodes);
             }
-            double f = Stats.Of(fwd).Median * 1e9, b = Stats.Of(bwd).Median * 1e9, bMin = bwd.Min() * 1e9;
+        }
+        foreach (int nodes in sizes)
+        {
+            double f = Stats.Of(fwd[nodes]).Median * 1e9, b = Stats.Of(bwd[nodes]).Median * 1e9, bMin = bwd[nodes].Min() * 1e9;
             Emit(md, FormattableString.Invariant($"| {nodes:N0} | {f:F0} | {b:F0} | {bMin:F0} |"));
             xs.Add(Math.Log10(nodes)); fwdYs.Add(f); bwdYs.Add(b); bwdMins.Add(bMin);
         }
         Emit(md, "");
         SavePlot(Path.Combine(outFolder, "chain.png"), "Scalar chain: cost per node", "log10(nodes)", "ns per node",
             [("forward", xs, fwdYs), ("backward (median)", xs, bwdYs), ("backward (fastest)", xs, bwdMins)]);
+    }
+
+    /// <summary>A chain of 2·<paramref name="steps"/> nodes: y = y·c + 0, repeated.</summary>
+    private static Variable BuildChain(Variable x, int steps)
+    {
+        var y = x;
+        for (int i = 0; i < steps; i++) y = y * 1.0000001 + 0.0;
+        return y;
     }
 
     private static void Gemm(StringBuilder md, string outFolder, int[] threads, bool quick)

@@ -482,7 +482,16 @@ and [<AbstractClass; Sealed>] internal Fusion =
     /// Computes deferred tensors together: results of one dtype and size in one pass (up to
     /// MaxOutputs at a time), reading each operand once.
     static member ComputeAll(tensors: Tensor seq) : unit =
-        for group in tensors |> Seq.filter (fun t -> not (isNull t) && t.IsDeferred) |> Seq.distinct |> Seq.groupBy (fun t -> struct (t.DType, t.Size)) do
+        // Usually nothing is deferred (small tensors, scalar graphs): one cheap pass, no grouping.
+        let mutable deferred: List<Tensor> = null
+
+        for t in tensors do
+            if not (isNull t) && t.IsDeferred then
+                if isNull deferred then deferred <- List<Tensor>()
+                deferred.Add t
+
+        if not (isNull deferred) then
+          for group in deferred |> Seq.distinct |> Seq.groupBy (fun t -> struct (t.DType, t.Size)) do
             let roots = Seq.toArray (snd group)
             if roots.Length = 1 then Fusion.Compute roots[0] |> ignore
             else
