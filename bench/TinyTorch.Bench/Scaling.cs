@@ -71,8 +71,8 @@ internal static class Scaling
             BuildChain(new Variable(1.0), 5_000).Backward();
         }
         // The sizes take turns, one pass each per round (the large ones in fewer rounds), so that a slow spell of this
-        // shared machine — seen here as tens of milliseconds at 10-15x the usual cost per node, with the GC or page
-        // faults not to blame — falls on every size alike instead of on whichever size was being timed.
+        // shared machine — seen here as tens of milliseconds at 10-15x the usual cost per node, unchanged by
+        // DOTNET_GCRetainVM=1 or a fixed gen-0 size — falls on every size alike instead of on whichever size was being timed.
         int[] sizes = [1_000, 10_000, 100_000, 1_000_000];
         int Reps(int nodes) => quick ? 2 : nodes >= 1_000_000 ? 5 : nodes >= 100_000 ? 9 : 15;
         var fwd = sizes.ToDictionary(n => n, _ => new List<double>());

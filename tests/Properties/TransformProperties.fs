@@ -421,12 +421,17 @@ let ``vjp is the adjoint of jvp`` (c: SmoothCase) =
     let cotangent = pullback (constOf c.OutDims v)
     let forward = Array.fold2 (fun s a b -> s + a * b) 0.0 v (flat tangent)
     let reverse = Array.fold2 (fun s a b -> s + a * b) 0.0 (flat cotangent) u
+    // The identity is one between finite numbers: a draw whose expression overflows (one reached
+    // exp((2x)^18) = e^109000 at x = -0.95) leaves inf or NaN in both products, and is discarded.
+    let finite = Double.IsFinite forward && Double.IsFinite reverse
 
-    (bitwiseEqual y.Value y'.Value
-     && sameShape tangent c.OutDims
-     && sameShape cotangent c.Dims
-     && near (1e-9 * max 1.0 (max (abs forward) (abs reverse))) 0.0 forward reverse)
-    |> Prop.label (sprintf "%A\n<v, J u> = %.17g, <J^T v, u> = %.17g" c forward reverse)
+    finite
+    ==> lazy
+        ((bitwiseEqual y.Value y'.Value
+          && sameShape tangent c.OutDims
+          && sameShape cotangent c.Dims
+          && near (1e-9 * max 1.0 (max (abs forward) (abs reverse))) 0.0 forward reverse)
+         |> Prop.label (sprintf "%A\n<v, J u> = %.17g, <J^T v, u> = %.17g" c forward reverse))
 
 // ---------------------------------------------------------------------------------------------
 // 5. Perturbation confusion: each transform differentiates with respect to its own input only.
