@@ -170,11 +170,11 @@ module internal Kernels =
                 let start = c * ChunkSize
                 body start (min ChunkSize (length - start)))
 
-    // The elementwise kernels below come in two layers. The "At" functions compute one range
-    // given each operand's own offset: the whole-array kernels use them with equal offsets, and the
-    // fused evaluator (Tensor.fs) with operands in small scratch buffers. An element's value never
-    // depends on the range it was computed in, only on its operands (vector paths need a range of at
-    // least one vector; shorter ones take the scalar loop, as whole arrays that short always did).
+    // The elementwise kernels below come in two layers: the "At" functions compute one range (each
+    // operand from its own offset; the whole-array kernels after them pass one offset for all, chunk by
+    // chunk). An element's value never depends on the range it was computed in, only on its operands
+    // (vector paths need a range of at least one vector; shorter ones take the scalar loop, as whole
+    // arrays that short always did). Fused.fs composes the same vector operations into single loops.
 
     /// One vector's worth of a mask kernel: where <c>select</c> holds take <c>ifTrue</c>, else where x
     /// equals the threshold take <c>atValue</c>, else <c>otherwise</c>.
