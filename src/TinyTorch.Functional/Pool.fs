@@ -235,9 +235,6 @@ type internal PooledStorage(array: Array) =
     /// Whether the array went back to the pool already.
     member _.IsReleased = Volatile.Read(&released) = 1
 
-    /// Whether <see cref="Release"/> is refused: the array goes back only when the storage dies.
-    member _.IsPinned = Volatile.Read(&pinned)
-
     /// Refuses any later <see cref="Release"/>: a deferred expression took a tensor of this storage as an
     /// operand, so the array may be read after its tensors' last direct use.
     member _.Pin() = Volatile.Write(&pinned, true)

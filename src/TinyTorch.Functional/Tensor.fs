@@ -491,13 +491,16 @@ and [<AbstractClass; Sealed>] internal Fusion =
                 deferred.Add t
 
         if not (isNull deferred) then
-          for group in deferred |> Seq.distinct |> Seq.groupBy (fun t -> struct (t.DType, t.Size)) do
-            let roots = Seq.toArray (snd group)
-            if roots.Length = 1 then Fusion.Compute roots[0] |> ignore
-            else
-                let dests = Fusion.RunInto roots
-                for i in 0 .. roots.Length - 1 do
-                    roots[i].Adopt dests[i] |> ignore
+            for group in deferred |> Seq.distinct |> Seq.groupBy (fun t -> struct (t.DType, t.Size)) do
+                let roots = Seq.toArray (snd group)
+
+                if roots.Length = 1 then
+                    Fusion.Compute roots[0] |> ignore
+                else
+                    let dests = Fusion.RunInto roots
+
+                    for i in 0 .. roots.Length - 1 do
+                        roots[i].Adopt dests[i] |> ignore
 
     /// The sum of a deferred float tensor's elements, bit for bit <c>Kernels.sum32</c>/<c>sum64</c> of its
     /// computed array (the same chunks, each summed by TensorPrimitives), without writing that array.
@@ -593,15 +596,16 @@ module Tensor =
     /// g·step(x) elementwise, 0 wherever g is 0 (g and x of one shape and dtype): the cotangent of
     /// relu and clamp in one pass.
     let internal stepMultiply (threshold: float) (atThreshold: float) (g: Tensor) (x: Tensor) : Tensor =
-      if Fusion.Defers g then Fusion.Defer(g.DType, g.Shape, Deferred.StepMultiply(threshold, atThreshold, g, x))
-      else
-        let data: Array =
-            if g.DType = DType.Float32 then Kernels.stepMultiply32 threshold atThreshold g.Single x.Single
-            else Kernels.stepMultiply64 threshold atThreshold g.Double x.Double
+        if Fusion.Defers g then
+            Fusion.Defer(g.DType, g.Shape, Deferred.StepMultiply(threshold, atThreshold, g, x))
+        else
+            let data: Array =
+                if g.DType = DType.Float32 then Kernels.stepMultiply32 threshold atThreshold g.Single x.Single
+                else Kernels.stepMultiply64 threshold atThreshold g.Double x.Double
 
-        GC.KeepAlive g
-        GC.KeepAlive x
-        Tensor.Rented(g.DType, g.Shape, data)
+            GC.KeepAlive g
+            GC.KeepAlive x
+            Tensor.Rented(g.DType, g.Shape, data)
 
     /// The same values in another dtype (the same tensor when it already has that dtype); floats
     /// convert to integers by truncation toward zero.
@@ -771,12 +775,12 @@ module Tensor =
 
     /// The sum of all elements as a 0-d tensor of the same dtype. Python course: <c>sum_all</c>.
     let sumAll (x: Tensor) : Tensor =
-      if x.IsDeferred then
-        if x.DType = DType.Float32 then Tensor.Wrap(Shape.Scalar, [| float32 (Fusion.Sum x) |]) else Tensor.Wrap(Shape.Scalar, [| Fusion.Sum x |])
-      else
-        let result = if x.DType = DType.Float32 then Tensor.Wrap(Shape.Scalar, [| Kernels.sum32 x.Single |]) else Tensor.Wrap(Shape.Scalar, [| Kernels.sum64 x.Double |])
-        GC.KeepAlive x
-        result
+        if x.IsDeferred then
+            if x.DType = DType.Float32 then Tensor.Wrap(Shape.Scalar, [| float32 (Fusion.Sum x) |]) else Tensor.Wrap(Shape.Scalar, [| Fusion.Sum x |])
+        else
+            let result = if x.DType = DType.Float32 then Tensor.Wrap(Shape.Scalar, [| Kernels.sum32 x.Single |]) else Tensor.Wrap(Shape.Scalar, [| Kernels.sum64 x.Double |])
+            GC.KeepAlive x
+            result
 
     /// Broadcasting, promoting elementwise kernel; <paramref name="name"/> appears in shape errors.
     let internal zip (name: string) (kernel: ZipKernel) (a: Tensor) (b: Tensor) : Tensor =
@@ -786,14 +790,15 @@ module Tensor =
 
         // One operand a single number (x * 2.0, lr · grad): no broadcast copy of it.
         let withScalar (x: Tensor) (s: Tensor) (scalarFirst: bool) =
-          if Fusion.Defers x then Fusion.Defer(dtype, shape, Deferred.ZipScalar(kernel, s.GetFlat 0, scalarFirst, x))
-          else
-            let data: Array =
-                if dtype = DType.Float32 then Kernels.zipScalar32 kernel x.Single s.Single[0] scalarFirst
-                else Kernels.zipScalar64 kernel x.Double s.Double[0] scalarFirst
+            if Fusion.Defers x then
+                Fusion.Defer(dtype, shape, Deferred.ZipScalar(kernel, s.GetFlat 0, scalarFirst, x))
+            else
+                let data: Array =
+                    if dtype = DType.Float32 then Kernels.zipScalar32 kernel x.Single s.Single[0] scalarFirst
+                    else Kernels.zipScalar64 kernel x.Double s.Double[0] scalarFirst
 
-            GC.KeepAlive x
-            Tensor.Rented(dtype, shape, data)
+                GC.KeepAlive x
+                Tensor.Rented(dtype, shape, data)
 
         if Kernels.zipTakesScalar kernel && b.Size = 1 && a.Size > 1 && a.Shape.Equals shape then withScalar a b false
         elif Kernels.zipTakesScalar kernel && a.Size = 1 && b.Size > 1 && b.Shape.Equals shape then withScalar b a true

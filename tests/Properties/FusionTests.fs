@@ -174,6 +174,23 @@ type FusionProperties() =
             Assert.False(hidden.IsDeferred))
 
     [<Fact>]
+    member _.``an array a deferred expression reads is not given back early by the reverse engine``() =
+        withFusion true 1 (fun () ->
+            let t = Tensor.add (tensorOf DType.Float32 (values 4 Fusion.Threshold)) (Tensor.scalarLike 1.0 (Tensor(0.0f)))
+            let before = bits t
+            Assert.False(t.IsDeferred)
+            let doubled = t * 2.0
+            Assert.True(doubled.IsDeferred)
+            // What the engine does with a cotangent after its last rule ran: give the array back at once.
+            let storage = t.Storage :?> PooledStorage
+            storage.Release()
+            Assert.False(storage.IsReleased)
+            // Renting that size again must not hand out t's array while doubled still reads it.
+            let other = Tensor.Full(t.Shape, 7.0, DType.Float32)
+            Assert.Equal<int64[]>(before |> Array.map (fun b -> if b = -1L then b else BitConverter.DoubleToInt64Bits(2.0 * BitConverter.Int64BitsToDouble b)), bits doubled)
+            GC.KeepAlive other)
+
+    [<Fact>]
     member _.``a long chain is cut into expressions of bounded size and still matches``() =
         let chain () =
             let mutable x = tensorOf DType.Float64 (values 9 (Fusion.Threshold + 1))
