@@ -8,22 +8,16 @@ open System.Numerics.Tensors
 /// float64) carry values and gradients; integer tensors (int32, int64) carry class labels and indices.
 /// <remarks>Python course: <c>Tensor</c>. PyTorch: <c>torch.Tensor</c>. Nothing mutates a tensor after construction.</remarks>
 [<Sealed; AllowNullLiteral>]
-type Tensor internal (dtype: DType, shape: Shape, data: Array, storage: TinyTorch.Functional.Storage, deferred: Deferred) =
+type Tensor internal (dtype: DType, shape: Shape, data: Array, storage: TinyTorch.Functional.Storage, pending: Pending) =
     // A pooled array is owned by its storage, which gives it back when no tensor views it; a small
     // (unpooled) array needs no owner but the GC, so its tensors carry no storage object (null).
     // A large elementwise result may start deferred (see Deferred): no array yet, only how to compute
     // it; the first read of its elements computes them once. Either way its values never change.
-    [<VolatileField>]
+    // (Readers that find data null take the lock in Fusion.Compute, which publishes both fields.)
     let mutable data = data
     let mutable storage = storage
     [<VolatileField>]
-    let mutable deferred = deferred
-    /// How many deferred expressions took this tensor as an operand.
-    let mutable captures = 0
-    /// Deferred operations in this tensor's expression, counted once per occurrence (0 when computed).
-    let nodes =
-        if obj.ReferenceEquals(deferred, null) then 0
-        else deferred.Operands |> Array.sumBy (fun o -> if o.IsDeferred then o.Nodes else 0) |> (+) 1
+    let mutable pending = pending
 
     static let copy2d (values: 'T[,]) =
         let rows, cols = Array2D.length1 values, Array2D.length2 values
@@ -48,11 +42,11 @@ type Tensor internal (dtype: DType, shape: Shape, data: Array, storage: TinyTorc
         Tensor(dtype, shape, data.Clone() :?> Array)
 
     /// Takes ownership of an array (not pooled: the GC frees it).
-    internal new(dtype: DType, shape: Shape, data: Array) = Tensor(dtype, shape, data, null, Unchecked.defaultof<Deferred>)
+    internal new(dtype: DType, shape: Shape, data: Array) = Tensor(dtype, shape, data, null, null)
     /// Takes ownership of an array owned by <paramref name="storage"/> (null: by no one but the GC).
-    internal new(dtype: DType, shape: Shape, data: Array, storage: TinyTorch.Functional.Storage) = Tensor(dtype, shape, data, storage, Unchecked.defaultof<Deferred>)
+    internal new(dtype: DType, shape: Shape, data: Array, storage: TinyTorch.Functional.Storage) = Tensor(dtype, shape, data, storage, null)
     /// A tensor whose elements <paramref name="expression"/> computes when they are first read.
-    internal new(dtype: DType, shape: Shape, expression: Deferred) = Tensor(dtype, shape, null, null, expression)
+    internal new(dtype: DType, shape: Shape, expression: Deferred) = Tensor(dtype, shape, null, null, Pending(expression))
     /// A float64 scalar (rank 0).
     new(value: float) = Tensor(DType.Float64, Shape.Scalar, [| value |])
     /// A float32 scalar (rank 0).
@@ -106,13 +100,20 @@ type Tensor internal (dtype: DType, shape: Shape, data: Array, storage: TinyTorc
         Tensor(dtype, newShape, d, storage)
 
     /// The expression that will compute the elements, or null once they are computed.
-    member internal _.Deferred = deferred
+    member internal _.Deferred = match pending with null -> Unchecked.defaultof<Deferred> | p -> p.Expression
     /// Whether the elements are still to be computed.
-    member internal _.IsDeferred = not (obj.ReferenceEquals(deferred, null))
+    member internal _.IsDeferred = not (isNull pending)
     /// Deferred operations in this tensor's expression (0 once computed).
-    member internal _.Nodes = if obj.ReferenceEquals(deferred, null) then 0 else nodes
-    /// Counts one more expression taking this deferred tensor as an operand; returns the new count.
-    member internal _.Capture() = Threading.Interlocked.Increment(&captures)
+    member internal _.Nodes = match pending with null -> 0 | p -> p.Nodes
+
+    /// Counts one more expression taking this tensor as an operand; returns the new count (0 when the
+    /// tensor is computed: then its array is pinned instead).
+    member internal this.Capture() =
+        match pending with
+        | null ->
+            this.Pin()
+            0
+        | p -> p.Capture()
 
     /// Keeps the array from being given back early by an owner that knows no *tensor* reads it again
     /// (the reverse engine): a deferred expression that took this tensor as an operand still will.
@@ -130,10 +131,10 @@ type Tensor internal (dtype: DType, shape: Shape, data: Array, storage: TinyTorc
                 let elementSize = match computed with :? (float32[]) | :? (int[]) -> 4 | _ -> 8
                 if TinyTorch.Functional.Pool.isPooled computed.Length elementSize then
                     let owner = TinyTorch.Functional.PooledStorage(computed)
-                    if Threading.Volatile.Read(&captures) > 0 then owner.Pin()
+                    if pending.Captures > 0 then owner.Pin()
                     storage <- owner
                 data <- computed
-                deferred <- Unchecked.defaultof<Deferred>
+                pending <- null
                 true)
 
     /// A tensor of the given shape and dtype with every element equal to <paramref name="value"/>.
@@ -278,6 +279,22 @@ and [<RequireQualifiedAccess>] internal Deferred =
         | Zip(_, a, b) -> [| a; b |]
         | ZipScalar(_, _, _, a) -> [| a |]
         | StepMultiply(_, _, g, x) -> [| g; x |]
+
+/// A deferred tensor's expression and its bookkeeping (a computed tensor carries none).
+and [<Sealed; AllowNullLiteral>] internal Pending(expression: Deferred) =
+    /// Deferred operations in the expression, counted once per occurrence.
+    let nodes = 1 + (expression.Operands |> Array.sumBy (fun o -> o.Nodes))
+    /// How many deferred expressions took the tensor as an operand.
+    let mutable captures = 0
+
+    /// The expression that computes the elements.
+    member _.Expression = expression
+    /// Deferred operations in the expression, counted once per occurrence.
+    member _.Nodes = nodes
+    /// How many deferred expressions took the tensor as an operand so far.
+    member _.Captures = Threading.Volatile.Read(&captures)
+    /// Counts one more expression taking the tensor as an operand; returns the new count.
+    member _.Capture() = Threading.Interlocked.Increment(&captures)
 
 /// Defers elementwise results of large tensors and computes them fused. The deferred tensors a
 /// result depends on become one kernel (see Fused.fs): a struct type per expression, compiled once by
