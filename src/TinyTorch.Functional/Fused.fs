@@ -318,3 +318,16 @@ type internal FusedLoop<'T, 'S, 'O
             i <- i + w
 
         if i < stop then outputs.Store(stop - w, shared.Load(stop - w, Vector512<'T>.Zero))
+
+/// The generic definitions of the kernel types, for building an expression's type with MakeGenericType
+/// (typedefof needs some instantiation; float32 stands for any).
+[<RequireQualifiedAccess>]
+module internal FusedTypes =
+    let leaf = typedefof<Leaf<float32>>
+    let fill = typedefof<Fill<float32>>
+    let shared = typedefof<Shared<float32>>
+    let unary = typedefof<Unary<float32, NegateOp<float32>, Leaf<float32>>>
+    let binary = typedefof<Binary<float32, AddOp<float32>, Leaf<float32>, Leaf<float32>>>
+    let noOutputs = typedefof<NoOutputs<float32>>
+    let output = typedefof<Output<float32, Leaf<float32>, NoOutputs<float32>>>
+    let loop = typedefof<FusedLoop<float32, Shared<float32>, NoOutputs<float32>>>

@@ -106,14 +106,9 @@ type Tensor internal (dtype: DType, shape: Shape, data: Array, storage: TinyTorc
     /// Deferred operations in this tensor's expression (0 once computed).
     member internal _.Nodes = match pending with null -> 0 | p -> p.Nodes
 
-    /// Counts one more expression taking this tensor as an operand; returns the new count (0 when the
-    /// tensor is computed: then its array is pinned instead).
-    member internal this.Capture() =
-        match pending with
-        | null ->
-            this.Pin()
-            0
-        | p -> p.Capture()
+    /// Counts one more expression taking this tensor as an operand; returns the new count (0 once the
+    /// tensor is computed: Fusion.Defer pins its array then).
+    member internal _.Capture() = match pending with null -> 0 | p -> p.Capture()
 
     /// Keeps the array from being given back early by an owner that knows no *tensor* reads it again
     /// (the reverse engine): a deferred expression that took this tensor as an operand still will.
@@ -372,24 +367,27 @@ and [<AbstractClass; Sealed>] internal Fusion =
         | TinyTorch.Functional.ZipKernel.SafeMultiply -> typedefof<TinyTorch.Functional.SafeMultiplyOp<float32>>
 
     /// The kernel node type of x's expression, a tree (an operand used twice appears twice), adding what
-    /// its nodes bind to the lists in the order they bind it (see FusedCursor).
+    /// its nodes bind to the lists in the order they bind it (see FusedCursor): computed operands to
+    /// <paramref name="leaves"/>, numbers to <paramref name="scalars"/>.
     static member private NodeType<'T when 'T: unmanaged and 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType>
-        (x: Tensor, shared: Tensor, number: float -> 'T, arrays: List<'T[]>, scalars: List<'T>) : Type =
+        (x: Tensor, shared: Tensor, number: float -> 'T, leaves: List<Tensor>, scalars: List<'T>) : Type =
         let t = typeof<'T>
-        let nodeType (y: Tensor) = Fusion.NodeType<'T>(y, shared, number, arrays, scalars)
-        let fill (value: float) = fun () -> scalars.Add(number value); typedefof<TinyTorch.Functional.Fill<float32>>.MakeGenericType t
-        let operand (y: Tensor) = fun () -> nodeType y
-        let unary (op: Type) (a: unit -> Type) = typedefof<TinyTorch.Functional.Unary<float32, TinyTorch.Functional.NegateOp<float32>, TinyTorch.Functional.Leaf<float32>>>.MakeGenericType(t, op.MakeGenericType t, a ())
+        let fill (value: float) = fun () -> scalars.Add(number value); TinyTorch.Functional.FusedTypes.fill.MakeGenericType t
+        let operand (y: Tensor) = fun () -> Fusion.NodeType<'T>(y, shared, number, leaves, scalars)
+        // Operands are thunks, built in bind order: the op's parameters (already added), then a, then b.
+        let unary (op: Type) (a: unit -> Type) = TinyTorch.Functional.FusedTypes.unary.MakeGenericType(t, op.MakeGenericType t, a ())
 
         let binary (op: Type) (a: unit -> Type) (b: unit -> Type) =
             let ta = a ()
-            typedefof<TinyTorch.Functional.Binary<float32, TinyTorch.Functional.AddOp<float32>, TinyTorch.Functional.Leaf<float32>, TinyTorch.Functional.Leaf<float32>>>.MakeGenericType(t, op.MakeGenericType t, ta, b ())
+            TinyTorch.Functional.FusedTypes.binary.MakeGenericType(t, op.MakeGenericType t, ta, b ())
+
+        let parameters (values: float list) = for v in values do scalars.Add(number v)
 
         match x.Deferred with
-        | _ when obj.ReferenceEquals(x, shared) -> typedefof<TinyTorch.Functional.Shared<float32>>.MakeGenericType t
+        | _ when obj.ReferenceEquals(x, shared) -> TinyTorch.Functional.FusedTypes.shared.MakeGenericType t
         | e when obj.ReferenceEquals(e, null) ->
-            arrays.Add(x.Data :?> 'T[])
-            typedefof<TinyTorch.Functional.Leaf<float32>>.MakeGenericType t
+            leaves.Add x
+            TinyTorch.Functional.FusedTypes.leaf.MakeGenericType t
         | Deferred.Fill v -> fill v ()
         | Deferred.Map(kernel, a) ->
             match kernel with
@@ -398,12 +396,10 @@ and [<AbstractClass; Sealed>] internal Fusion =
             | TinyTorch.Functional.MapKernel.Sqrt -> unary typedefof<TinyTorch.Functional.SqrtOp<float32>> (operand a)
             | TinyTorch.Functional.MapKernel.Sign -> unary typedefof<TinyTorch.Functional.SignOp<float32>> (operand a)
             | TinyTorch.Functional.MapKernel.Step(threshold, at) ->
-                scalars.Add(number threshold)
-                scalars.Add(number at)
+                parameters [ threshold; at ]
                 unary typedefof<TinyTorch.Functional.StepOp<float32>> (operand a)
             | TinyTorch.Functional.MapKernel.StepBelow(threshold, at) ->
-                scalars.Add(number threshold)
-                scalars.Add(number at)
+                parameters [ threshold; at ]
                 unary typedefof<TinyTorch.Functional.StepBelowOp<float32>> (operand a)
             // relu and the clamps are TensorPrimitives.Max/Min against a number.
             | TinyTorch.Functional.MapKernel.Relu -> binary typedefof<TinyTorch.Functional.MaximumOp<float32>> (operand a) (fill 0.0)
@@ -414,17 +410,15 @@ and [<AbstractClass; Sealed>] internal Fusion =
         | Deferred.ZipScalar(kernel, s, scalarFirst, a) ->
             if scalarFirst then binary (Fusion.ZipOp kernel) (fill s) (operand a) else binary (Fusion.ZipOp kernel) (operand a) (fill s)
         | Deferred.StepMultiply(threshold, at, g, y) ->
-            scalars.Add(number threshold)
-            scalars.Add(number at)
-            let tg = nodeType g
-            typedefof<TinyTorch.Functional.Binary<float32, TinyTorch.Functional.AddOp<float32>, TinyTorch.Functional.Leaf<float32>, TinyTorch.Functional.Leaf<float32>>>.MakeGenericType(t, typedefof<TinyTorch.Functional.StepMultiplyOp<float32>>.MakeGenericType t, tg, nodeType y)
+            parameters [ threshold; at ]
+            binary typedefof<TinyTorch.Functional.StepMultiplyOp<float32>> (operand g) (operand y)
 
     /// Runs the expressions of <paramref name="roots"/> (one dtype and size) in one fused kernel: root i
     /// into dests[i], or, with <paramref name="partials"/>, the single root into a per-thread chunk
     /// buffer whose <paramref name="sum"/> goes to partials[chunk].
     static member private Run<'T when 'T: unmanaged and 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType>
         (roots: Tensor[], dests: 'T[][], partials: 'T[], number: float -> 'T, sum: 'T[] -> int -> int -> 'T) : unit =
-        let arrays, scalars = List<'T[]>(), List<'T>()
+        let leaves, scalars = List<Tensor>(), List<'T>()
         let t = typeof<'T>
         // The deferred tensor that the roots' expression trees use most often (twice at least; the
         // largest on a tie) is computed once per step and shared: the gradients of one expression
@@ -444,23 +438,24 @@ and [<AbstractClass; Sealed>] internal Fusion =
 
         // Bind order: the shared expression, then each output's array and expression.
         let sharedType =
-            if isNull shared then typedefof<TinyTorch.Functional.Shared<float32>>.MakeGenericType t
-            else Fusion.NodeType<'T>(shared, null, number, arrays, scalars)
+            if isNull shared then TinyTorch.Functional.FusedTypes.shared.MakeGenericType t
+            else Fusion.NodeType<'T>(shared, null, number, leaves, scalars)
 
-        let nodes = roots |> Array.map (fun r -> Fusion.NodeType<'T>(r, shared, number, arrays, scalars))
-        let mutable outputs = typedefof<TinyTorch.Functional.NoOutputs<float32>>.MakeGenericType t
+        let nodes = roots |> Array.map (fun r -> Fusion.NodeType<'T>(r, shared, number, leaves, scalars))
+        let mutable outputs = TinyTorch.Functional.FusedTypes.noOutputs.MakeGenericType t
 
         for i in nodes.Length - 1 .. -1 .. 0 do
-            outputs <- typedefof<TinyTorch.Functional.Output<float32, TinyTorch.Functional.Leaf<float32>, TinyTorch.Functional.NoOutputs<float32>>>.MakeGenericType(t, nodes[i], outputs)
+            outputs <- TinyTorch.Functional.FusedTypes.output.MakeGenericType(t, nodes[i], outputs)
 
-        let loop = typedefof<TinyTorch.Functional.FusedLoop<float32, TinyTorch.Functional.Shared<float32>, TinyTorch.Functional.NoOutputs<float32>>>.MakeGenericType(t, sharedType, outputs)
+        let loop = TinyTorch.Functional.FusedTypes.loop.MakeGenericType(t, sharedType, outputs)
 
         let kernel =
             Fusion.Kernels.GetOrAdd(loop, fun l ->
                 l.GetMethod("Run", Reflection.BindingFlags.Static ||| Reflection.BindingFlags.Public ||| Reflection.BindingFlags.NonPublic).CreateDelegate(typeof<Action<TinyTorch.Functional.FusedCursor<'T>, int, int>>) |> box)
             :?> Action<TinyTorch.Functional.FusedCursor<'T>, int, int>
 
-        let arrays, scalars = arrays.ToArray(), scalars.ToArray()
+        let arrays = leaves |> Seq.map (fun l -> l.Data :?> 'T[]) |> Seq.toArray
+        let scalars = scalars.ToArray()
         let w = Runtime.Intrinsics.Vector512<'T>.Count
 
         TinyTorch.Functional.Kernels.forRanges roots[0].Size (fun start count ->
@@ -472,8 +467,8 @@ and [<AbstractClass; Sealed>] internal Fusion =
                 kernel.Invoke(TinyTorch.Functional.FusedCursor<'T>(arrays, scalars, [| struct (buffer, w - start) |]), start, count)
                 partials[start / TinyTorch.Functional.Kernels.ChunkSize] <- sum buffer w count)
 
-        // The computed operands' arrays were read above: their tensors (in the expressions) live until here.
-        GC.KeepAlive roots
+        // The operands' arrays were read above: their tensors (and so their pooled arrays) live until here.
+        GC.KeepAlive leaves
 
     /// Runs roots of one dtype and size into new arrays, at most MaxOutputs per kernel.
     static member private RunInto(roots: Tensor[]) : Array[] =
